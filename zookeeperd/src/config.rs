@@ -1,0 +1,305 @@
+//! zoo.cfg (or TOML) read as Apache ZooKeeper reads it. Keys ZooKeeper does
+//! not know as config become `zookeeper.*` system properties there, so
+//! `extendedTypesEnabled=true` and `zookeeper.extendedTypesEnabled=true`
+//! mean the same here.
+
+use shared::{ConfigError, ConfigMap};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumServer {
+    pub id: u64,
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub client_port: Option<u16>,
+    pub role: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZkConfig {
+    pub tick_time: u32,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub data_dir: PathBuf,
+    pub data_log_dir: PathBuf,
+    pub client_port: u16,
+    pub client_port_address: Option<IpAddr>,
+    pub max_client_cnxns: u32,
+    pub min_session_timeout: u32,
+    pub max_session_timeout: u32,
+    pub snap_retain_count: usize,
+    /// Hours; 0 disables autopurge.
+    pub purge_interval: u32,
+    /// Four-letter words allowed; `*` allows all.
+    pub four_letter_whitelist: Vec<String>,
+    pub jute_max_buffer: usize,
+    pub admin_enabled: bool,
+    pub admin_address: IpAddr,
+    pub admin_port: u16,
+    pub servers: BTreeMap<u64, QuorumServer>,
+    pub my_id: Option<u64>,
+    pub snap_count: u64,
+    pub extended_types: bool,
+    pub super_digest: Option<String>,
+    pub force_sync: bool,
+    pub container_check_interval: Duration,
+    /// The file it came from, for `conf` and logs.
+    pub source: Option<PathBuf>,
+    /// Keys read but not understood (warned about at start).
+    pub unknown_keys: Vec<String>,
+}
+
+/// Keys this server reads, with and without the `zookeeper.` prefix.
+const KNOWN: &[&str] = &[
+    "tickTime",
+    "initLimit",
+    "syncLimit",
+    "dataDir",
+    "dataLogDir",
+    "clientPort",
+    "clientPortAddress",
+    "secureClientPort",
+    "maxClientCnxns",
+    "minSessionTimeout",
+    "maxSessionTimeout",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "4lw.commands.whitelist",
+    "jute.maxbuffer",
+    "admin.enableServer",
+    "admin.serverPort",
+    "admin.serverAddress",
+    "snapCount",
+    "extendedTypesEnabled",
+    "DigestAuthenticationProvider.superDigest",
+    "forceSync",
+    "znode.container.checkIntervalMs",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "globalOutstandingLimit",
+    "preAllocSize",
+    "electionAlg",
+    "quorumListenOnAllIPs",
+    "peerType",
+    "syncEnabled",
+    "metricsProvider.className",
+    "metricsProvider.httpPort",
+    "metricsProvider.exportJvmInfo",
+    "admin.commandURL",
+    "dynamicConfigFile",
+    "4lw.commands",
+];
+
+impl ZkConfig {
+    pub fn load(path: &Path) -> Result<ZkConfig, ConfigError> {
+        let map = ConfigMap::load(path)?;
+        let mut cfg = ZkConfig::from_map(&map)?;
+        cfg.source = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Look a key up as itself or as a `zookeeper.` system property.
+    fn key<'a>(map: &'a ConfigMap, key: &str) -> Option<(&'a str, String)> {
+        if let Some(v) = map.get(key) {
+            return Some((v, key.to_string()));
+        }
+        let sys = format!("zookeeper.{key}");
+        map.get(&sys).map(|v| (v, sys))
+    }
+
+    fn num<T: std::str::FromStr>(map: &ConfigMap, key: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match Self::key(map, key) {
+            None => Ok(default),
+            Some((_, k)) => map.parse_or(&k, default),
+        }
+    }
+
+    fn flag(map: &ConfigMap, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match Self::key(map, key) {
+            None => Ok(default),
+            Some((v, k)) => match v.trim() {
+                "yes" => Ok(true),
+                "no" => Ok(false),
+                _ => map.bool_or(&k, default),
+            },
+        }
+    }
+
+    pub fn from_map(map: &ConfigMap) -> Result<ZkConfig, ConfigError> {
+        let tick_time: u32 = Self::num(map, "tickTime", 3000)?;
+        if tick_time == 0 {
+            return Err(map.bad("tickTime", "must be greater than 0"));
+        }
+        let data_dir = PathBuf::from(
+            Self::key(map, "dataDir")
+                .ok_or_else(|| ConfigError::Missing("dataDir".into()))?
+                .0
+                .trim(),
+        );
+        let data_log_dir = Self::key(map, "dataLogDir")
+            .map(|(v, _)| PathBuf::from(v.trim()))
+            .unwrap_or_else(|| data_dir.clone());
+        let min: i64 = Self::num(map, "minSessionTimeout", -1)?;
+        let max: i64 = Self::num(map, "maxSessionTimeout", -1)?;
+        let min_session_timeout = if min < 0 { tick_time * 2 } else { min as u32 };
+        let max_session_timeout = if max < 0 { tick_time * 20 } else { max as u32 };
+        if min_session_timeout > max_session_timeout {
+            return Err(map.bad(
+                "minSessionTimeout",
+                "minSessionTimeout must not be larger than maxSessionTimeout",
+            ));
+        }
+        let client_port_address = match Self::key(map, "clientPortAddress") {
+            None => None,
+            Some((v, k)) => Some(
+                v.trim()
+                    .parse()
+                    .map_err(|_| map.bad(&k, "not an IP address"))?,
+            ),
+        };
+        let whitelist = Self::key(map, "4lw.commands.whitelist")
+            .map(|(v, _)| v.to_string())
+            .unwrap_or_else(|| "srvr".into());
+        let four_letter_whitelist = whitelist
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let admin_address = match Self::key(map, "admin.serverAddress") {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some((v, k)) => v
+                .trim()
+                .parse()
+                .map_err(|_| map.bad(&k, "not an IP address"))?,
+        };
+        let mut servers = BTreeMap::new();
+        let mut unknown_keys = Vec::new();
+        for (k, v) in map.iter() {
+            if let Some(id) = k.strip_prefix("server.") {
+                let id: u64 = id
+                    .parse()
+                    .map_err(|_| map.bad(k, "server id must be a number"))?;
+                servers.insert(id, parse_server(id, v).ok_or_else(|| map.bad(k, "expected host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]"))?);
+                continue;
+            }
+            let bare = k.strip_prefix("zookeeper.").unwrap_or(k);
+            if !KNOWN.contains(&bare) && !k.starts_with("group.") && !k.starts_with("weight.") {
+                unknown_keys.push(k.to_string());
+            }
+        }
+        let my_id = std::fs::read_to_string(data_dir.join("myid"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        let container_ms: u64 = Self::num(map, "znode.container.checkIntervalMs", 60_000)?;
+        Ok(ZkConfig {
+            tick_time,
+            init_limit: Self::num(map, "initLimit", 10)?,
+            sync_limit: Self::num(map, "syncLimit", 5)?,
+            data_dir,
+            data_log_dir,
+            client_port: Self::num(map, "clientPort", 2181)?,
+            client_port_address,
+            max_client_cnxns: Self::num(map, "maxClientCnxns", 60)?,
+            min_session_timeout,
+            max_session_timeout,
+            snap_retain_count: Self::num(map, "autopurge.snapRetainCount", 3)?,
+            purge_interval: Self::num(map, "autopurge.purgeInterval", 0)?,
+            four_letter_whitelist,
+            jute_max_buffer: Self::num(map, "jute.maxbuffer", 0xfffff)?,
+            admin_enabled: Self::flag(map, "admin.enableServer", true)?,
+            admin_address,
+            admin_port: Self::num(map, "admin.serverPort", 8080)?,
+            servers,
+            my_id,
+            snap_count: Self::num(map, "snapCount", 100_000)?,
+            extended_types: Self::flag(map, "extendedTypesEnabled", false)?,
+            super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest")
+                .map(|(v, _)| v.trim().to_string()),
+            force_sync: Self::flag(map, "forceSync", true)?,
+            container_check_interval: Duration::from_millis(container_ms.max(1)),
+            source: None,
+            unknown_keys,
+        })
+    }
+
+    /// Whether a four-letter word may run.
+    pub fn four_letter_allowed(&self, cmd: &str) -> bool {
+        self.four_letter_whitelist
+            .iter()
+            .any(|w| w == "*" || w == cmd)
+    }
+}
+
+/// `host:2888:3888[:participant|observer][;[addr:]2181]`
+fn parse_server(id: u64, v: &str) -> Option<QuorumServer> {
+    let (addr, client) = match v.split_once(';') {
+        Some((a, c)) => (a.trim(), Some(c.trim())),
+        None => (v.trim(), None),
+    };
+    let parts: Vec<&str> = addr.split(':').collect();
+    if parts.len() < 3 {
+        return None;
+    }
+    let role = parts
+        .get(3)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "participant".into());
+    let client_port = match client {
+        None => None,
+        Some(c) => Some(c.rsplit(':').next()?.parse().ok()?),
+    };
+    Some(QuorumServer {
+        id,
+        host: parts[0].to_string(),
+        quorum_port: parts[1].parse().ok()?,
+        election_port: parts[2].parse().ok()?,
+        client_port,
+        role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_playbook_zoo_cfg_loads() {
+        let m = ConfigMap::from_properties(
+            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/data/zk\nclientPort=2181\n\
+             autopurge.snapRetainCount=3\nautopurge.purgeInterval=1\n\
+             server.1=peter-zk01.foo.bar:2888:3888;2181\nserver.2=peter-zk02.foo.bar:2888:3888;2181\n\
+             server.3=peter-zk03.foo.bar:2888:3888;2181\n",
+        );
+        let c = ZkConfig::from_map(&m).unwrap();
+        assert_eq!(c.tick_time, 2000);
+        assert_eq!(c.min_session_timeout, 4000);
+        assert_eq!(c.max_session_timeout, 40000);
+        assert_eq!(c.servers.len(), 3);
+        assert_eq!(c.servers[&2].host, "peter-zk02.foo.bar");
+        assert_eq!(c.servers[&2].client_port, Some(2181));
+        assert_eq!(c.purge_interval, 1);
+        assert!(c.unknown_keys.is_empty(), "{:?}", c.unknown_keys);
+    }
+
+    #[test]
+    fn bad_value_names_key_and_system_property_form() {
+        let m = ConfigMap::from_properties("dataDir=/x\ntickTime=fast\n");
+        assert!(ZkConfig::from_map(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("tickTime"));
+        let m = ConfigMap::from_properties(
+            "dataDir=/x\nzookeeper.extendedTypesEnabled=true\nbogus=1\n",
+        );
+        let c = ZkConfig::from_map(&m).unwrap();
+        assert!(c.extended_types);
+        assert_eq!(c.unknown_keys, vec!["bogus".to_string()]);
+    }
+}

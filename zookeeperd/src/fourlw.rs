@@ -1,0 +1,328 @@
+//! Four-letter words, in ZooKeeper's output formats. Rendered by the core
+//! (it owns the state they report).
+
+use crate::server::core::Core;
+use std::fmt::Write;
+
+/// The version we report: 3.8-compatible, with our own build tag.
+pub const VERSION: &str = concat!(
+    "3.8.4-zookeeperd-",
+    env!("CARGO_PKG_VERSION"),
+    ", built on 1970-01-01 00:00 UTC"
+);
+
+pub fn render(cmd: &str, core: &mut Core) -> String {
+    match cmd {
+        "srvr" => srvr(core, false),
+        "stat" => srvr(core, true),
+        "mntr" => mntr(core),
+        "conf" => conf(core),
+        "cons" => cons(core),
+        "envi" => envi(),
+        "wchs" => wchs(core),
+        "wchc" => wchc(core),
+        "wchp" => wchp(core),
+        "dump" => dump(core),
+        "isro" => "rw".into(),
+        "crst" => {
+            for c in core.conns.values_mut() {
+                c.received = 0;
+                c.sent = 0;
+            }
+            "Connection stats reset.\n".into()
+        }
+        "srst" => {
+            core.stats.reset();
+            "Server stats reset.\n".into()
+        }
+        "dirs" => dirs(core),
+        "hash" => "Digest:\n".into(),
+        "gtmk" => "0\n".into(),
+        "stmk" => "0\n".into(),
+        _ => String::new(),
+    }
+}
+
+fn fmt_latency(v: f64) -> String {
+    // ZooKeeper prints min/max as integers and avg with a fraction.
+    format!("{v:.4}")
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+fn srvr(core: &Core, with_clients: bool) -> String {
+    let mut s = String::new();
+    let (min, avg, max) = core.stats.latency_ms();
+    let _ = writeln!(s, "Zookeeper version: {VERSION}");
+    if with_clients {
+        let _ = writeln!(s, "Clients:");
+        s.push_str(&cons_lines(core));
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "Latency min/avg/max: {}/{}/{}",
+        min.round() as i64,
+        fmt_avg(avg),
+        max.round() as i64
+    );
+    let _ = writeln!(s, "Received: {}", core.stats.packets_received);
+    let _ = writeln!(s, "Sent: {}", core.stats.packets_sent);
+    let _ = writeln!(s, "Connections: {}", core.conns.len());
+    let _ = writeln!(s, "Outstanding: {}", core.outstanding());
+    let _ = writeln!(s, "Zxid: 0x{:x}", core.tree.last_zxid());
+    let _ = writeln!(s, "Mode: standalone");
+    let _ = writeln!(s, "Node count: {}", core.tree.node_count());
+    s
+}
+
+fn fmt_avg(avg: f64) -> String {
+    let s = fmt_latency(avg);
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+fn cons_lines(core: &Core) -> String {
+    let mut s = String::new();
+    let mut ids: Vec<_> = core.conns.keys().copied().collect();
+    ids.sort();
+    for id in ids {
+        let c = &core.conns[&id];
+        let _ = writeln!(
+            s,
+            " /{}:{}[1](queued=0,recved={},sent={},sid=0x{:x},lop=NA,est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp=0,llat=0,minlat=0,avglat=0,maxlat=0)",
+            c.remote.ip(),
+            c.remote.port(),
+            c.received,
+            c.sent,
+            c.session_id,
+            crate::server::core::now_ms() - c.established.elapsed().as_millis() as i64,
+            c.timeout,
+            c.last_cxid,
+            core.tree.last_zxid(),
+        );
+    }
+    s
+}
+
+fn cons(core: &Core) -> String {
+    let mut s = cons_lines(core);
+    s.push('\n');
+    s
+}
+
+fn mntr(core: &Core) -> String {
+    let (min, avg, max) = core.stats.latency_ms();
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))
+                .and_then(|x| x.split_whitespace().nth(3).map(str::to_string))
+        })
+        .unwrap_or_else(|| "0".into());
+    let rows: Vec<(&str, String)> = vec![
+        ("zk_version", VERSION.to_string()),
+        ("zk_server_state", "standalone".into()),
+        ("zk_avg_latency", fmt_avg(avg)),
+        ("zk_max_latency", (max.round() as i64).to_string()),
+        ("zk_min_latency", (min.round() as i64).to_string()),
+        (
+            "zk_packets_received",
+            core.stats.packets_received.to_string(),
+        ),
+        ("zk_packets_sent", core.stats.packets_sent.to_string()),
+        ("zk_num_alive_connections", core.conns.len().to_string()),
+        ("zk_outstanding_requests", core.outstanding().to_string()),
+        ("zk_znode_count", core.tree.node_count().to_string()),
+        ("zk_watch_count", core.watches.watch_count().to_string()),
+        (
+            "zk_ephemerals_count",
+            core.tree.ephemeral_count().to_string(),
+        ),
+        (
+            "zk_approximate_data_size",
+            core.tree.approximate_data_size().to_string(),
+        ),
+        ("zk_open_file_descriptor_count", fds.to_string()),
+        ("zk_max_file_descriptor_count", max_fds),
+        ("zk_fsync_count", core.stats.fsyncs.to_string()),
+        ("zk_last_proposal_size", "-1".into()),
+        ("zk_max_proposal_size", "-1".into()),
+        ("zk_min_proposal_size", "-1".into()),
+        (
+            "zk_uptime",
+            core.stats.started.elapsed().as_millis().to_string(),
+        ),
+        ("zk_global_sessions", core.sessions.len().to_string()),
+        ("zk_local_sessions", "0".into()),
+    ];
+    let mut s = String::new();
+    for (k, v) in rows {
+        let _ = writeln!(s, "{k}\t{v}");
+    }
+    s
+}
+
+fn conf(core: &Core) -> String {
+    let c = &core.config;
+    let mut s = String::new();
+    let addr = c
+        .client_port_address
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "0.0.0.0".into());
+    let _ = writeln!(s, "clientPort={}", c.client_port);
+    let _ = writeln!(s, "secureClientPort=-1");
+    let _ = writeln!(s, "dataDir={}", c.data_dir.join("version-2").display());
+    let _ = writeln!(s, "dataDirSize={}", dir_size(&c.data_dir.join("version-2")));
+    let _ = writeln!(
+        s,
+        "dataLogDir={}",
+        c.data_log_dir.join("version-2").display()
+    );
+    let _ = writeln!(
+        s,
+        "dataLogSize={}",
+        dir_size(&c.data_log_dir.join("version-2"))
+    );
+    let _ = writeln!(s, "tickTime={}", c.tick_time);
+    let _ = writeln!(s, "maxClientCnxns={}", c.max_client_cnxns);
+    let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout);
+    let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout);
+    let _ = writeln!(s, "clientPortListenBacklog=-1");
+    let _ = writeln!(s, "serverId=0");
+    let _ = addr;
+    s
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn dirs(core: &Core) -> String {
+    let c = &core.config;
+    format!(
+        "datadir_size: {}\nlogdir_size: {}\n",
+        dir_size(&c.data_dir.join("version-2")),
+        dir_size(&c.data_log_dir.join("version-2"))
+    )
+}
+
+fn envi() -> String {
+    let mut s = String::from("Environment:\n");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let user = std::env::var("USER").unwrap_or_default();
+    let home = std::env::var("HOME").unwrap_or_default();
+    let rows = [
+        ("zookeeper.version", VERSION.to_string()),
+        ("host.name", host),
+        ("java.version", "n/a (zookeeperd)".into()),
+        ("java.vendor", "n/a".into()),
+        ("java.home", "n/a".into()),
+        ("java.class.path", "n/a".into()),
+        ("java.library.path", "n/a".into()),
+        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
+        ("java.compiler", "<NA>".into()),
+        ("os.name", std::env::consts::OS.into()),
+        ("os.arch", std::env::consts::ARCH.into()),
+        (
+            "os.version",
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default(),
+        ),
+        ("user.name", user),
+        ("user.home", home),
+        ("user.dir", cwd),
+        ("os.memory.free", "0MB".into()),
+        ("os.memory.max", "0MB".into()),
+        ("os.memory.total", "0MB".into()),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(s, "{k}={v}");
+    }
+    s
+}
+
+fn wchs(core: &Core) -> String {
+    format!(
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        core.watches.conn_count(),
+        core.watches.path_count(),
+        core.watches.watch_count()
+    )
+}
+
+fn session_of(core: &Core, conn: u64) -> i64 {
+    core.conns.get(&conn).map(|c| c.session_id).unwrap_or(0)
+}
+
+fn wchc(core: &Core) -> String {
+    let mut s = String::new();
+    for (conn, paths) in core.watches.by_connection() {
+        let _ = writeln!(s, "0x{:x}", session_of(core, conn));
+        for p in paths {
+            let _ = writeln!(s, "\t{p}");
+        }
+    }
+    s.push('\n');
+    s
+}
+
+fn wchp(core: &Core) -> String {
+    let mut s = String::new();
+    for (path, conns) in core.watches.by_path() {
+        let _ = writeln!(s, "{path}");
+        for c in conns {
+            let _ = writeln!(s, "\t0x{:x}", session_of(core, c));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+fn dump(core: &Core) -> String {
+    let mut s = String::from("SessionTracker dump:\n");
+    let mut ids: Vec<(i64, u128)> = core
+        .sessions
+        .iter()
+        .map(|(id, st)| (*id, st.timeout.as_millis()))
+        .collect();
+    ids.sort();
+    let _ = writeln!(s, "Session Sets ({})/({}):", ids.len(), ids.len());
+    for (id, _) in &ids {
+        let _ = writeln!(s, "0x{id:x}");
+    }
+    let _ = writeln!(s, "ephemeral nodes dump:");
+    let mut eph: Vec<_> = core.tree.ephemerals().iter().collect();
+    eph.sort();
+    let _ = writeln!(s, "Sessions with Ephemerals ({}):", eph.len());
+    for (id, paths) in eph {
+        let _ = writeln!(s, "0x{id:x}:");
+        for p in paths {
+            let _ = writeln!(s, "\t{p}");
+        }
+    }
+    let _ = writeln!(s, "Connections dump:");
+    let _ = writeln!(s, "Connections Sets (0)/(0):");
+    s
+}

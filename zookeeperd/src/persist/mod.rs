@@ -1,0 +1,246 @@
+//! Durability: recovery from snapshot + log, and the log writer thread
+//! that group-commits appends (one fsync for everything queued meanwhile).
+
+pub mod txnlog;
+
+use crate::error::ServerError;
+use crate::tree::{snapshot, DataTree, Trigger};
+use bytes::BytesMut;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use tokio::sync::mpsc;
+use txnlog::{list, read_log, snapshot_name, sync_dir, LogWriter};
+
+/// What recovery found.
+pub struct Recovered {
+    pub tree: DataTree,
+    pub writer: LogWriter,
+    pub snapshot_zxid: i64,
+    pub replayed: usize,
+    pub truncated_bytes: u64,
+}
+
+/// Load the newest good snapshot, replay later log entries, cut a torn tail.
+pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError> {
+    for d in [snap_dir, log_dir] {
+        std::fs::create_dir_all(d).map_err(|e| ServerError::io(d, e))?;
+    }
+    let mut tree = DataTree::new();
+    let mut snapshot_zxid = 0;
+    for (zxid, path) in list(snap_dir, "snapshot")?.into_iter().rev() {
+        let bytes = std::fs::read(&path).map_err(|e| ServerError::io(&path, e))?;
+        match snapshot::decode(&bytes) {
+            Ok(t) => {
+                tree = t;
+                snapshot_zxid = zxid;
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable snapshot")
+            }
+        }
+    }
+    let logs = list(log_dir, "log")?;
+    let mut replayed = 0;
+    let mut truncated_bytes = 0;
+    let mut last: Option<(PathBuf, i64, u64)> = None;
+    let mut triggers: Vec<Trigger> = Vec::new();
+    for (i, (first, path)) in logs.iter().enumerate() {
+        // Skip logs wholly covered by the snapshot.
+        if let Some((next_first, _)) = logs.get(i + 1) {
+            if *next_first <= snapshot_zxid + 1 {
+                continue;
+            }
+        }
+        let read = read_log(path)?;
+        let is_last = i + 1 == logs.len();
+        if read.torn {
+            if !is_last {
+                return Err(ServerError::Corrupt {
+                    what: "txn log",
+                    path: path.display().to_string(),
+                    reason: format!(
+                        "bad record at byte {} in a log that is not the newest",
+                        read.good_len
+                    ),
+                });
+            }
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            truncated_bytes = size.saturating_sub(read.good_len);
+            tracing::warn!(path = %path.display(), at = read.good_len, bytes = truncated_bytes, "truncating torn log tail");
+            if read.good_len < txnlog::HEADER_LEN {
+                std::fs::remove_file(path).map_err(|e| ServerError::io(path, e))?;
+                continue;
+            }
+            txnlog::truncate(path, read.good_len)?;
+        }
+        for e in &read.entries {
+            if e.zxid <= tree.last_zxid() {
+                continue;
+            }
+            triggers.clear();
+            // Replay results are the same as when first applied.
+            let _ = tree.apply(e, &mut triggers);
+            replayed += 1;
+        }
+        last = Some((path.clone(), *first, read.good_len));
+    }
+    let writer = match last {
+        Some((path, first, len)) => LogWriter::reopen(&path, first, len)?,
+        None => LogWriter::create(log_dir, tree.last_zxid() + 1)?,
+    };
+    Ok(Recovered {
+        tree,
+        writer,
+        snapshot_zxid,
+        replayed,
+        truncated_bytes,
+    })
+}
+
+/// Write a snapshot atomically: temp file, fsync, rename, fsync the dir.
+pub fn write_snapshot(dir: &Path, zxid: i64, bytes: &[u8]) -> Result<PathBuf, ServerError> {
+    use std::io::Write;
+    let final_path = dir.join(snapshot_name(zxid));
+    let tmp = dir.join(format!(".{}.tmp", snapshot_name(zxid)));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| ServerError::io(&tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| ServerError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &final_path).map_err(|e| ServerError::io(&final_path, e))?;
+    sync_dir(dir)?;
+    Ok(final_path)
+}
+
+/// Keep the newest `retain` snapshots (at least 3, as ZooKeeper insists)
+/// and the logs still needed to replay from the oldest of them.
+pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> Result<usize, ServerError> {
+    let retain = retain.max(3);
+    let snaps = list(snap_dir, "snapshot")?;
+    if snaps.len() <= retain {
+        return Ok(0);
+    }
+    let keep_from = snaps[snaps.len() - retain].0;
+    let mut removed = 0;
+    for (_, p) in &snaps[..snaps.len() - retain] {
+        std::fs::remove_file(p).map_err(|e| ServerError::io(p, e))?;
+        removed += 1;
+    }
+    let logs = list(log_dir, "log")?;
+    for (i, (_, p)) in logs.iter().enumerate() {
+        if let Some((next_first, _)) = logs.get(i + 1) {
+            if *next_first <= keep_from + 1 {
+                std::fs::remove_file(p).map_err(|e| ServerError::io(p, e))?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Commands for the writer thread.
+pub enum LogCmd {
+    /// Encoded entries, in zxid order; the last zxid is what becomes durable.
+    Append {
+        last_zxid: i64,
+        entries: Vec<BytesMut>,
+    },
+    /// A snapshot of the tree as of `zxid`, taken after that entry.
+    Snapshot {
+        zxid: i64,
+        bytes: BytesMut,
+    },
+    Purge {
+        retain: usize,
+    },
+    /// Flush, then stop.
+    Shutdown,
+}
+
+/// Sender side of the writer thread.
+#[derive(Clone)]
+pub struct LogHandle {
+    tx: std_mpsc::SyncSender<LogCmd>,
+}
+
+impl LogHandle {
+    pub fn send(&self, cmd: LogCmd) -> bool {
+        self.tx.send(cmd).is_ok()
+    }
+}
+
+/// Start the writer. Durable zxids (or a fatal error) come back on the
+/// returned channel.
+pub fn spawn_writer(
+    mut writer: LogWriter,
+    snap_dir: PathBuf,
+    log_dir: PathBuf,
+    force_sync: bool,
+) -> (
+    LogHandle,
+    mpsc::UnboundedReceiver<Result<i64, ServerError>>,
+    std::thread::JoinHandle<()>,
+) {
+    let (tx, rx) = std_mpsc::sync_channel::<LogCmd>(1024);
+    let (dtx, drx) = mpsc::unbounded_channel();
+    let handle = std::thread::Builder::new()
+        .name("zk-txnlog".into())
+        .spawn(move || {
+            let run = || -> Result<(), ServerError> {
+                while let Ok(first) = rx.recv() {
+                    let mut cmds = vec![first];
+                    // Group commit: take everything already queued.
+                    while let Ok(more) = rx.try_recv() {
+                        cmds.push(more);
+                    }
+                    let mut durable = None;
+                    let mut stop = false;
+                    for cmd in cmds {
+                        match cmd {
+                            LogCmd::Append { last_zxid, entries } => {
+                                for e in &entries {
+                                    writer.append(e)?;
+                                }
+                                durable = Some(last_zxid);
+                            }
+                            LogCmd::Snapshot { zxid, bytes } => {
+                                writer.sync(force_sync)?;
+                                if let Some(z) = durable.take() {
+                                    let _ = dtx.send(Ok(z));
+                                }
+                                let p = write_snapshot(&snap_dir, zxid, &bytes)?;
+                                tracing::info!(path = %p.display(), zxid = format_args!("0x{zxid:x}"), "snapshot written");
+                                // Roll to a new log unless the current one is already empty
+                                // and starts right after the snapshot.
+                                if writer.first_zxid != zxid + 1 {
+                                    writer = LogWriter::create(&log_dir, zxid + 1)?;
+                                }
+                            }
+                            LogCmd::Purge { retain } => {
+                                let n = purge(&snap_dir, &log_dir, retain)?;
+                                if n > 0 {
+                                    tracing::info!(removed = n, "purged old snapshots and logs");
+                                }
+                            }
+                            LogCmd::Shutdown => stop = true,
+                        }
+                    }
+                    writer.sync(force_sync)?;
+                    if let Some(z) = durable {
+                        let _ = dtx.send(Ok(z));
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Ok(())
+            };
+            let mut run = run;
+            if let Err(e) = run() {
+                tracing::error!(error = %e, "txn log writer failed");
+                let _ = dtx.send(Err(e));
+            }
+        })
+        .expect("spawn txn log thread");
+    (LogHandle { tx }, drx, handle)
+}

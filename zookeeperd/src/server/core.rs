@@ -1,0 +1,533 @@
+//! The core: sole owner of the data tree, watches and sessions. Requests
+//! arrive in order per connection over one bounded channel; writes are
+//! applied at once and appended to the log; every outbound frame is held
+//! until the log is durable up to the zxid current when it was produced,
+//! so no client ever sees a change that a crash could lose. Frames leave in
+//! the order they were produced, so a watch event precedes the reply of
+//! the write that fired it, and replies keep xid order.
+
+use super::session::{initial_session_id, password, SessionTracker};
+use super::stats::ServerStats;
+use super::{ConnInfo, CoreMsg, Outbound};
+use crate::config::ZkConfig;
+use crate::error::{ServerError, ZkError};
+use crate::jute::records::{
+    keeper_state, xid, ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent,
+};
+use crate::jute::response::Response;
+use crate::jute::{encode_framed, Encode};
+use crate::ops::{self, Ctx, Outcome, ReplyKind, Settings};
+use crate::persist::{LogCmd, LogHandle};
+use crate::tree::{ephemeral::NodeKind, Applied, DataTree, Trigger};
+use crate::txn::{Txn, TxnEntry};
+use crate::watch::{ConnId, Notification, WatchManager};
+use bytes::{Bytes, BytesMut};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One frame waiting for durability.
+struct Held {
+    zxid: i64,
+    conn: ConnId,
+    msg: Outbound,
+}
+
+pub struct Core {
+    pub(crate) tree: DataTree,
+    pub(crate) watches: WatchManager,
+    pub(crate) sessions: SessionTracker,
+    pub(crate) conns: HashMap<ConnId, ConnInfo>,
+    pub(crate) config: Arc<ZkConfig>,
+    pub(crate) stats: ServerStats,
+    settings: Settings,
+    log: LogHandle,
+    batch: Vec<BytesMut>,
+    durable_zxid: i64,
+    held: VecDeque<Held>,
+    next_session_id: i64,
+    txns_since_snapshot: u64,
+    last_container_check: Instant,
+    last_purge: Instant,
+}
+
+impl Core {
+    pub fn new(tree: DataTree, config: Arc<ZkConfig>, log: LogHandle) -> Core {
+        let now = Instant::now();
+        let mut sessions = SessionTracker::default();
+        // Sessions survive a restart: clients get their timeout to return.
+        for (id, timeout) in tree.sessions() {
+            sessions.add(*id, *timeout, None, now);
+        }
+        let settings = Settings {
+            extended_types: config.extended_types,
+            super_digest: config.super_digest.clone(),
+        };
+        let durable_zxid = tree.last_zxid();
+        let server_id = config.my_id.unwrap_or(0);
+        Core {
+            tree,
+            watches: WatchManager::default(),
+            sessions,
+            conns: HashMap::new(),
+            stats: ServerStats::default(),
+            settings,
+            log,
+            batch: Vec::new(),
+            durable_zxid,
+            held: VecDeque::new(),
+            next_session_id: initial_session_id(server_id, now_ms()),
+            txns_since_snapshot: 0,
+            last_container_check: now,
+            last_purge: now,
+            config,
+        }
+    }
+
+    /// Run until shutdown. Returns an error only if the log failed.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<CoreMsg>,
+        mut durable_rx: mpsc::UnboundedReceiver<Result<i64, ServerError>>,
+        mut shutdown: shared::shutdown::ShutdownSignal,
+    ) -> Result<(), ServerError> {
+        let tick = Duration::from_millis((self.config.tick_time as u64 / 2).clamp(10, 500));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else { break };
+                    self.handle(msg);
+                    // Take what is already queued so it shares one fsync.
+                    for _ in 0..4096 {
+                        match rx.try_recv() {
+                            Ok(m) => self.handle(m),
+                            Err(_) => break,
+                        }
+                    }
+                    self.flush_batch();
+                }
+                d = durable_rx.recv() => {
+                    match d {
+                        Some(Ok(z)) => self.on_durable(z),
+                        Some(Err(e)) => return Err(e),
+                        None => break,
+                    }
+                }
+                _ = ticker.tick() => {
+                    self.on_tick();
+                    self.flush_batch();
+                }
+                _ = shutdown.recv() => break,
+            }
+        }
+        self.flush_batch();
+        // Let the writer finish what it has, so acknowledged work is on disk.
+        let _ = self.log.send(LogCmd::Shutdown);
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Connect {
+                conn,
+                remote,
+                tx,
+                req,
+            } => self.connect(conn, remote, tx, req),
+            CoreMsg::Request {
+                conn,
+                xid,
+                opcode,
+                req,
+                received,
+            } => self.request(conn, xid, opcode, req, received),
+            CoreMsg::Unimplemented { conn, xid } => {
+                self.reply(conn, xid, Err(ZkError::Unimplemented), None);
+                self.send(conn, Outbound::Close);
+            }
+            CoreMsg::Disconnected { conn } => self.disconnected(conn),
+            CoreMsg::FourLetter { cmd, reply } => {
+                let _ = reply.send(crate::fourlw::render(&cmd, self));
+            }
+            CoreMsg::Admin { cmd, reply } => {
+                let _ = reply.send(crate::admin::command_json(&cmd, self));
+            }
+        }
+    }
+
+    /// Queue `msg` for `conn` behind everything produced before it.
+    fn send(&mut self, conn: ConnId, msg: Outbound) {
+        let zxid = self.tree.last_zxid();
+        if self.held.is_empty() && zxid <= self.durable_zxid {
+            self.deliver(conn, msg);
+        } else {
+            self.held.push_back(Held { zxid, conn, msg });
+        }
+    }
+
+    fn deliver(&mut self, conn: ConnId, msg: Outbound) {
+        let Some(info) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let is_close = matches!(msg, Outbound::Close);
+        if let Outbound::Frame(_) = msg {
+            self.stats.packets_sent += 1;
+            info.sent += 1;
+        }
+        if info.tx.try_send(msg).is_err() {
+            // A client that does not read its replies is cut off.
+            tracing::warn!(conn, "outbound queue full or closed; closing connection");
+            self.disconnected(conn);
+        } else if is_close {
+            self.disconnected(conn);
+        }
+    }
+
+    fn on_durable(&mut self, zxid: i64) {
+        self.durable_zxid = self.durable_zxid.max(zxid);
+        self.stats.fsyncs += 1;
+        while self
+            .held
+            .front()
+            .is_some_and(|h| h.zxid <= self.durable_zxid)
+        {
+            if let Some(h) = self.held.pop_front() {
+                self.deliver(h.conn, h.msg);
+            }
+        }
+    }
+
+    fn reply(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        result: Result<Response, ZkError>,
+        received: Option<Instant>,
+    ) {
+        let zxid = self.tree.last_zxid();
+        let frame = match &result {
+            Ok(body) => encode_framed(&[&ReplyHeader { xid, zxid, err: 0 }, body]),
+            Err(e) => encode_framed(&[&ReplyHeader {
+                xid,
+                zxid,
+                err: e.code(),
+            }]),
+        };
+        if let Some(t) = received {
+            self.stats.record_latency(t.elapsed().as_micros() as u64);
+        }
+        self.send(conn, Outbound::Frame(frame));
+    }
+
+    fn notify(&mut self, events: Vec<Notification>) {
+        for n in events {
+            let ev = WatcherEvent {
+                event_type: n.event_type,
+                state: keeper_state::SYNC_CONNECTED,
+                path: n.path,
+            };
+            let frame = encode_framed(&[
+                &ReplyHeader {
+                    xid: xid::NOTIFICATION,
+                    zxid: -1,
+                    err: 0,
+                },
+                &ev,
+            ]);
+            self.send(n.conn, Outbound::Frame(frame));
+        }
+    }
+
+    /// Log and apply one txn; fire its watches. Returns the apply result.
+    fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
+        let entry = TxnEntry {
+            zxid: self.tree.last_zxid() + 1,
+            time: now_ms(),
+            session_id,
+            cxid,
+            txn,
+        };
+        let mut buf = BytesMut::with_capacity(64);
+        entry.encode(&mut buf);
+        self.batch.push(buf);
+        let mut triggers: Vec<Trigger> = Vec::new();
+        let applied = self.tree.apply(&entry, &mut triggers);
+        self.txns_since_snapshot += 1;
+        let mut events = Vec::new();
+        for (path, ev) in triggers {
+            self.watches.trigger(&path, ev, &mut events);
+        }
+        self.notify(events);
+        applied
+    }
+
+    fn flush_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let entries = std::mem::take(&mut self.batch);
+        let last_zxid = self.tree.last_zxid();
+        if !self.log.send(LogCmd::Append { last_zxid, entries }) {
+            tracing::error!("txn log writer is gone");
+        }
+        if self.txns_since_snapshot >= self.config.snap_count.max(1) {
+            self.txns_since_snapshot = 0;
+            let bytes = crate::tree::snapshot::encode(&self.tree);
+            let _ = self.log.send(LogCmd::Snapshot {
+                zxid: last_zxid,
+                bytes,
+            });
+        }
+    }
+
+    fn connect(
+        &mut self,
+        conn: ConnId,
+        remote: SocketAddr,
+        tx: mpsc::Sender<Outbound>,
+        req: ConnectRequest,
+    ) {
+        let auth = vec![Id::new("ip", &remote.ip().to_string())];
+        self.conns.insert(conn, ConnInfo::new(tx, remote, auth));
+        self.stats.packets_received += 1;
+        let last = self.tree.last_zxid();
+        if req.last_zxid_seen > last {
+            tracing::info!(
+                conn,
+                client_zxid = req.last_zxid_seen,
+                last,
+                "refusing session: client has seen a later zxid"
+            );
+            self.send(conn, Outbound::Close);
+            return;
+        }
+        let timeout = (req.timeout.max(0) as u32).clamp(
+            self.config.min_session_timeout,
+            self.config.max_session_timeout,
+        ) as i32;
+        let now = Instant::now();
+        let read_only = req.read_only.map(|_| false);
+        let session_id = if req.session_id == 0 {
+            let id = self.next_session_id;
+            self.next_session_id += 1;
+            let _ = self.commit(id, 0, Txn::CreateSession { timeout });
+            self.sessions.add(id, timeout, Some(conn), now);
+            tracing::info!(
+                conn,
+                session = format_args!("0x{id:x}"),
+                timeout,
+                "session established"
+            );
+            id
+        } else {
+            let id = req.session_id;
+            let valid = self.tree.sessions().contains_key(&id)
+                && req.passwd == password(id)
+                && self.sessions.get(id).is_some_and(|s| !s.closing);
+            if !valid {
+                tracing::info!(
+                    conn,
+                    session = format_args!("0x{id:x}"),
+                    "invalid or expired session"
+                );
+                let resp = ConnectResponse::expired(read_only);
+                self.send(conn, Outbound::Frame(encode_framed(&[&resp])));
+                self.send(conn, Outbound::Close);
+                return;
+            }
+            let old = self.sessions.get(id).and_then(|s| s.conn);
+            if let Some(old) = old.filter(|o| *o != conn) {
+                self.send(old, Outbound::Close);
+            }
+            if let Some(s) = self.sessions.get_mut(id) {
+                s.conn = Some(conn);
+                s.timeout = Duration::from_millis(timeout as u64);
+            }
+            self.sessions.touch(id, now);
+            tracing::info!(
+                conn,
+                session = format_args!("0x{id:x}"),
+                "session re-established"
+            );
+            id
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session_id = session_id;
+            c.timeout = timeout;
+        }
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            timeout,
+            session_id,
+            passwd: password(session_id),
+            read_only,
+        };
+        self.send(conn, Outbound::Frame(encode_framed(&[&resp])));
+    }
+
+    fn disconnected(&mut self, conn: ConnId) {
+        if let Some(info) = self.conns.remove(&conn) {
+            self.watches.remove_conn(conn);
+            if let Some(s) = self.sessions.get_mut(info.session_id) {
+                if s.conn == Some(conn) {
+                    s.conn = None;
+                }
+            }
+        }
+    }
+
+    fn request(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        opcode: i32,
+        req: crate::jute::request::Request,
+        received: Instant,
+    ) {
+        let _ = opcode;
+        self.stats.packets_received += 1;
+        let Some(info) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        info.received += 1;
+        info.last_cxid = xid;
+        let session_id = info.session_id;
+        let mut auth = std::mem::take(&mut info.auth);
+        self.sessions.touch(session_id, Instant::now());
+        if self.sessions.get(session_id).is_none_or(|s| s.closing) {
+            self.conns.get_mut(&conn).map(|c| c.auth = auth);
+            self.reply(conn, xid, Err(ZkError::SessionExpired), Some(received));
+            self.send(conn, Outbound::Close);
+            return;
+        }
+        let mut events = Vec::new();
+        let outcome = {
+            let mut ctx = Ctx {
+                tree: &self.tree,
+                watches: &mut self.watches,
+                conn,
+                session_id,
+                auth: &mut auth,
+                settings: &self.settings,
+                events: &mut events,
+            };
+            ops::route(&mut ctx, req)
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.auth = auth;
+        }
+        self.notify(events);
+        match outcome {
+            Outcome::Reply(r) => self.reply(conn, xid, r, Some(received)),
+            Outcome::ReplyAndClose(e) => {
+                self.reply(conn, xid, Err(e), Some(received));
+                self.send(conn, Outbound::Close);
+            }
+            Outcome::AuthFailed => {
+                let frame = encode_framed(&[&ReplyHeader {
+                    xid: xid::AUTH,
+                    zxid: 0,
+                    err: ZkError::AuthFailed.code(),
+                }]);
+                self.send(conn, Outbound::Frame(frame));
+                self.send(conn, Outbound::Close);
+            }
+            Outcome::Write(txn, kind) => {
+                let applied = self.commit(session_id, xid, txn);
+                let close = kind == ReplyKind::CloseSession;
+                let r = ops::build_reply(&kind, applied);
+                self.reply(conn, xid, r, Some(received));
+                if close {
+                    self.sessions.remove(session_id);
+                    tracing::info!(
+                        conn,
+                        session = format_args!("0x{session_id:x}"),
+                        "session closed by client"
+                    );
+                    self.send(conn, Outbound::Close);
+                }
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        for id in self.sessions.take_expired(now) {
+            tracing::info!(
+                session = format_args!("0x{id:x}"),
+                "expiring session: timeout exceeded"
+            );
+            let _ = self.commit(id, 0, Txn::CloseSession);
+            if let Some(s) = self.sessions.remove(id) {
+                if let Some(c) = s.conn {
+                    self.send(c, Outbound::Close);
+                }
+            }
+        }
+        if now.duration_since(self.last_container_check) >= self.config.container_check_interval {
+            self.last_container_check = now;
+            self.reap_containers();
+        }
+        let purge_every = Duration::from_secs(self.config.purge_interval as u64 * 3600);
+        if self.config.purge_interval > 0 && now.duration_since(self.last_purge) >= purge_every {
+            self.last_purge = now;
+            let _ = self.log.send(LogCmd::Purge {
+                retain: self.config.snap_retain_count,
+            });
+        }
+    }
+
+    /// Delete empty containers that once had children, and TTL nodes with
+    /// no children left unmodified for longer than their TTL.
+    fn reap_containers(&mut self) {
+        let now = now_ms();
+        let mut doomed = Vec::new();
+        for p in self.tree.containers().iter().chain(self.tree.ttls().iter()) {
+            let Some(n) = self.tree.get(p) else { continue };
+            if !n.children.is_empty() {
+                continue;
+            }
+            let expired = match n.kind() {
+                NodeKind::Container => n.stat.cversion > 0,
+                NodeKind::Ttl(ttl) => now - n.stat.mtime > ttl,
+                _ => false,
+            };
+            if expired {
+                doomed.push(p.clone());
+            }
+        }
+        let super_id = [Id::new("super", "")];
+        for p in doomed {
+            let txn = crate::ops::data::prepare_delete(
+                &mut crate::ops::view::Direct(&self.tree),
+                &super_id,
+                &p,
+                -1,
+            );
+            if let Ok(txn) = txn {
+                tracing::debug!(path = %p, "reaping container/TTL node");
+                let _ = self.commit(0, 0, txn);
+            }
+        }
+    }
+
+    pub(crate) fn outstanding(&self) -> usize {
+        self.held.len()
+    }
+}
+
+/// Encode a frame from a record (for callers outside the core).
+pub fn frame_of(rec: &dyn Encode) -> Bytes {
+    encode_framed(&[rec])
+}

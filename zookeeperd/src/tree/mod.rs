@@ -1,0 +1,498 @@
+//! The data tree: znodes, their stats and ACLs, the ephemeral index and the
+//! session table. `apply` is a pure function of (tree, TxnEntry), so a log
+//! replayed on any server yields the same tree.
+
+pub mod ephemeral;
+pub mod snapshot;
+
+use crate::error::ZkError;
+use crate::jute::records::{event_type, Acl, Stat};
+use crate::txn::{Txn, TxnEntry};
+use ephemeral::NodeKind;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Persisted stat; `Stat` adds dataLength and numChildren and converts
+/// cversion to the client's counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatPersisted {
+    pub czxid: i64,
+    pub mzxid: i64,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    /// Counts child creations; the sequential suffix comes from it.
+    pub cversion: i32,
+    pub aversion: i32,
+    pub ephemeral_owner: i64,
+    pub pzxid: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub data: Option<Box<[u8]>>,
+    pub acl: Arc<[Acl]>,
+    pub stat: StatPersisted,
+    pub children: BTreeSet<Box<str>>,
+}
+
+impl Node {
+    /// The client-visible Stat. As in ZooKeeper, cversion is reported as
+    /// creations + deletions: stored*2 - current children.
+    pub fn stat(&self) -> Stat {
+        let n = self.children.len() as i32;
+        Stat {
+            czxid: self.stat.czxid,
+            mzxid: self.stat.mzxid,
+            ctime: self.stat.ctime,
+            mtime: self.stat.mtime,
+            version: self.stat.version,
+            cversion: self.stat.cversion.wrapping_mul(2).wrapping_sub(n),
+            aversion: self.stat.aversion,
+            ephemeral_owner: ephemeral::client_owner(self.stat.ephemeral_owner),
+            data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children: n,
+            pzxid: self.stat.pzxid,
+        }
+    }
+
+    pub fn kind(&self) -> NodeKind {
+        ephemeral::kind(self.stat.ephemeral_owner)
+    }
+}
+
+/// A watch trigger produced by a change: (path, event type).
+pub type Trigger = (String, i32);
+
+/// The result of applying one txn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    SessionCreated,
+    SessionClosed,
+    Created { path: String, stat: Stat },
+    Deleted,
+    SetData { stat: Stat },
+    SetAcl { stat: Stat },
+    Checked,
+    Multi(Vec<Result<Applied, ZkError>>),
+    Error(i32),
+}
+
+pub const ZOOKEEPER_PATH: &str = "/zookeeper";
+pub const QUOTA_PATH: &str = "/zookeeper/quota";
+pub const CONFIG_PATH: &str = "/zookeeper/config";
+
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    /// Live sessions and their negotiated timeouts: replicated state.
+    sessions: BTreeMap<i64, i32>,
+    last_zxid: i64,
+    acl_intern: HashMap<Vec<Acl>, Arc<[Acl]>>,
+    approximate_data_size: i64,
+}
+
+/// The root and the built-in /zookeeper nodes.
+pub fn is_special_path(path: &str) -> bool {
+    matches!(path, "/" | ZOOKEEPER_PATH | QUOTA_PATH | CONFIG_PATH)
+}
+
+pub fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => "/",
+    }
+}
+
+pub fn name_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataTree {
+    pub fn new() -> DataTree {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            sessions: BTreeMap::new(),
+            last_zxid: 0,
+            acl_intern: HashMap::new(),
+            approximate_data_size: 0,
+        };
+        let open = t.intern_acl(Acl::open_unsafe());
+        let mk = |children: &[&str], acl: Arc<[Acl]>, data: Option<Box<[u8]>>| Node {
+            data,
+            acl,
+            stat: StatPersisted::default(),
+            children: children.iter().map(|c| Box::<str>::from(*c)).collect(),
+        };
+        t.nodes
+            .insert("/".into(), mk(&["zookeeper"], open.clone(), None));
+        t.nodes.insert(
+            ZOOKEEPER_PATH.into(),
+            mk(&["config", "quota"], open.clone(), None),
+        );
+        t.nodes
+            .insert(QUOTA_PATH.into(), mk(&[], open.clone(), None));
+        let read = t.intern_acl(Acl::read_unsafe());
+        t.nodes.insert(CONFIG_PATH.into(), mk(&[], read, None));
+        t.recompute_data_size();
+        t
+    }
+
+    pub fn intern_acl(&mut self, acl: Vec<Acl>) -> Arc<[Acl]> {
+        if let Some(a) = self.acl_intern.get(&acl) {
+            return a.clone();
+        }
+        let a: Arc<[Acl]> = acl.clone().into();
+        // Forget lists nobody uses any more before the table grows.
+        if self.acl_intern.len() > 1024 {
+            self.acl_intern.retain(|_, v| Arc::strong_count(v) > 1);
+        }
+        self.acl_intern.insert(acl, a.clone());
+        a
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.nodes.contains_key(path)
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    pub fn set_last_zxid(&mut self, zxid: i64) {
+        self.last_zxid = zxid;
+    }
+
+    /// ZooKeeper's count includes the root twice ("" and "/").
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    pub fn approximate_data_size(&self) -> i64 {
+        self.approximate_data_size
+    }
+
+    pub fn sessions(&self) -> &BTreeMap<i64, i32> {
+        &self.sessions
+    }
+
+    pub fn ephemerals_of(&self, session: i64) -> Option<&BTreeSet<String>> {
+        self.ephemerals.get(&session)
+    }
+
+    pub fn ephemerals(&self) -> &HashMap<i64, BTreeSet<String>> {
+        &self.ephemerals
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    pub fn containers(&self) -> &BTreeSet<String> {
+        &self.containers
+    }
+
+    pub fn ttls(&self) -> &BTreeSet<String> {
+        &self.ttls
+    }
+
+    /// All paths, parents before children.
+    pub fn sorted_paths(&self) -> Vec<&String> {
+        let mut v: Vec<&String> = self.nodes.keys().collect();
+        v.sort();
+        v
+    }
+
+    /// Count of all descendants of `path` (not the node itself).
+    pub fn descendant_count(&self, path: &str) -> i32 {
+        let mut total = 0;
+        let mut stack = vec![path.to_string()];
+        while let Some(p) = stack.pop() {
+            if let Some(n) = self.nodes.get(&p) {
+                for c in &n.children {
+                    total += 1;
+                    stack.push(join(&p, c));
+                }
+            }
+        }
+        total
+    }
+
+    fn recompute_data_size(&mut self) {
+        self.approximate_data_size = self
+            .nodes
+            .iter()
+            .map(|(p, n)| p.len() as i64 + n.data.as_ref().map_or(0, |d| d.len() as i64))
+            .sum();
+    }
+
+    /// Apply one logged transaction. Deterministic: depends only on the
+    /// tree and the entry. Watch triggers are appended to `triggers`.
+    pub fn apply(&mut self, e: &TxnEntry, triggers: &mut Vec<Trigger>) -> Result<Applied, ZkError> {
+        if e.zxid > self.last_zxid {
+            self.last_zxid = e.zxid;
+        }
+        self.apply_txn(e, &e.txn, triggers)
+    }
+
+    fn apply_txn(
+        &mut self,
+        e: &TxnEntry,
+        txn: &Txn,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Applied, ZkError> {
+        match txn {
+            Txn::CreateSession { timeout } => {
+                self.sessions.insert(e.session_id, *timeout);
+                Ok(Applied::SessionCreated)
+            }
+            Txn::CloseSession => {
+                let paths: Vec<String> = self
+                    .ephemerals
+                    .get(&e.session_id)
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default();
+                for p in paths {
+                    let _ = self.delete_node(&p, e.zxid, triggers);
+                }
+                self.sessions.remove(&e.session_id);
+                Ok(Applied::SessionClosed)
+            }
+            Txn::Create {
+                path,
+                data,
+                acl,
+                ephemeral_owner,
+                parent_cversion,
+            } => {
+                let stat = self.create_node(
+                    path,
+                    data.clone(),
+                    acl.clone(),
+                    *ephemeral_owner,
+                    *parent_cversion,
+                    e,
+                    triggers,
+                )?;
+                Ok(Applied::Created {
+                    path: path.clone(),
+                    stat,
+                })
+            }
+            Txn::Delete { path } => {
+                self.delete_node(path, e.zxid, triggers)?;
+                Ok(Applied::Deleted)
+            }
+            Txn::SetData {
+                path,
+                data,
+                version,
+            } => {
+                let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
+                let old = node.data.as_ref().map_or(0, |d| d.len() as i64);
+                node.data = data.as_ref().map(|d| d.clone().into_boxed_slice());
+                node.stat.version = *version;
+                node.stat.mzxid = e.zxid;
+                node.stat.mtime = e.time;
+                let stat = node.stat();
+                self.approximate_data_size += data.as_ref().map_or(0, |d| d.len() as i64) - old;
+                triggers.push((path.clone(), event_type::NODE_DATA_CHANGED));
+                Ok(Applied::SetData { stat })
+            }
+            Txn::SetAcl { path, acl, version } => {
+                let acl = self.intern_acl(acl.clone());
+                let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
+                node.acl = acl;
+                node.stat.aversion = *version;
+                Ok(Applied::SetAcl { stat: node.stat() })
+            }
+            Txn::Check { path, .. } => {
+                if self.nodes.contains_key(path) {
+                    Ok(Applied::Checked)
+                } else {
+                    Err(ZkError::NoNode)
+                }
+            }
+            Txn::Multi(txns) => {
+                let mut results = Vec::with_capacity(txns.len());
+                for t in txns {
+                    results.push(self.apply_txn(e, t, triggers));
+                }
+                Ok(Applied::Multi(results))
+            }
+            Txn::Error(code) => Ok(Applied::Error(*code)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        acl: Vec<Acl>,
+        owner: i64,
+        parent_cversion: i32,
+        e: &TxnEntry,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Stat, ZkError> {
+        let parent_path = parent_of(path).to_string();
+        if self.nodes.contains_key(path) {
+            return Err(ZkError::NodeExists);
+        }
+        let acl = self.intern_acl(acl);
+        let parent = self.nodes.get_mut(&parent_path).ok_or(ZkError::NoNode)?;
+        parent.children.insert(name_of(path).into());
+        parent.stat.cversion = parent_cversion;
+        parent.stat.pzxid = e.zxid;
+        let data_len = data.as_ref().map_or(0, |d| d.len() as i64);
+        let node = Node {
+            data: data.map(|d| d.into_boxed_slice()),
+            acl,
+            stat: StatPersisted {
+                czxid: e.zxid,
+                mzxid: e.zxid,
+                ctime: e.time,
+                mtime: e.time,
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                ephemeral_owner: owner,
+                pzxid: e.zxid,
+            },
+            children: BTreeSet::new(),
+        };
+        let stat = node.stat();
+        match node.kind() {
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
+            }
+            NodeKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            NodeKind::Persistent => {}
+        }
+        self.approximate_data_size += path.len() as i64 + data_len;
+        self.nodes.insert(path.to_string(), node);
+        triggers.push((path.to_string(), event_type::NODE_CREATED));
+        triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED));
+        Ok(stat)
+    }
+
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<(), ZkError> {
+        if path == "/" {
+            return Err(ZkError::BadArguments);
+        }
+        match self.nodes.get(path) {
+            None => return Err(ZkError::NoNode),
+            Some(n) if !n.children.is_empty() => return Err(ZkError::NotEmpty),
+            Some(_) => {}
+        }
+        let node = self.nodes.remove(path).ok_or(ZkError::NoNode)?;
+        self.approximate_data_size -=
+            path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
+        let parent_path = parent_of(path).to_string();
+        if let Some(parent) = self.nodes.get_mut(&parent_path) {
+            parent.children.remove(name_of(path));
+            // A later create may already have moved pzxid further.
+            if zxid > parent.stat.pzxid {
+                parent.stat.pzxid = zxid;
+            }
+        }
+        match node.kind() {
+            NodeKind::Ephemeral(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            NodeKind::Container => {
+                self.containers.remove(path);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            NodeKind::Persistent => {}
+        }
+        triggers.push((path.to_string(), event_type::NODE_DELETED));
+        triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED));
+        Ok(())
+    }
+
+    /// Insert a node while loading a snapshot (parents come first).
+    pub(crate) fn load_node(&mut self, path: String, node: Node) {
+        match node.kind() {
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals.entry(s).or_default().insert(path.clone());
+            }
+            NodeKind::Container => {
+                self.containers.insert(path.clone());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.clone());
+            }
+            NodeKind::Persistent => {}
+        }
+        self.nodes.insert(path, node);
+    }
+
+    pub(crate) fn load_session(&mut self, id: i64, timeout: i32) {
+        self.sessions.insert(id, timeout);
+    }
+
+    pub(crate) fn clear_for_load(&mut self) {
+        self.nodes.clear();
+        self.ephemerals.clear();
+        self.containers.clear();
+        self.ttls.clear();
+        self.sessions.clear();
+    }
+
+    pub(crate) fn finish_load(&mut self) {
+        self.recompute_data_size();
+    }
+
+    pub(crate) fn nodes(&self) -> &HashMap<String, Node> {
+        &self.nodes
+    }
+}
+
+/// `parent` + "/" + `name`, without doubling the root slash.
+pub fn join(parent: &str, name: &str) -> String {
+    if parent == "/" {
+        format!("/{name}")
+    } else {
+        format!("{parent}/{name}")
+    }
+}
