@@ -87,7 +87,7 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ZkError> {
             }
         } else {
             let valid = match a.id.scheme.as_str() {
-                "digest" => a.id.id.split(':').count() == 2,
+                "digest" => java_split_len(&a.id.id) == 2,
                 "ip" => parse_ip_expr(&a.id.id).is_some(),
                 _ => false,
             };
@@ -100,6 +100,16 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ZkError> {
     let mut seen = std::collections::HashSet::new();
     out.retain(|a| seen.insert(a.clone()));
     Ok(out)
+}
+
+/// Java's `s.split(":").length`: trailing empty parts do not count.
+fn java_split_len(s: &str) -> usize {
+    if s.is_empty() {
+        return 1;
+    }
+    let parts: Vec<&str> = s.split(':').collect();
+    let trailing = parts.iter().rev().take_while(|p| p.is_empty()).count();
+    parts.len() - trailing
 }
 
 fn parse_ip_expr(expr: &str) -> Option<(IpAddr, u32)> {

@@ -264,11 +264,11 @@ fn envi() -> String {
 }
 
 fn wchs(core: &Core) -> String {
+    let (conns, paths, watches) = core.watches.data_summary();
     format!(
-        "{} connections watching {} paths\nTotal watches:{}\n",
-        core.watches.conn_count(),
-        core.watches.path_count(),
-        core.watches.watch_count()
+        "{conns} connections watching {paths} paths
+Total watches:{watches}
+"
     )
 }
 

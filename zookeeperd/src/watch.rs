@@ -31,13 +31,9 @@ struct WatchTable {
 impl WatchTable {
     fn add(&mut self, path: &str, conn: ConnId, mode: Mode) {
         let entry = self.by_path.entry(path.to_string()).or_default();
+        // As in 3.8, the latest registration's mode wins, so a one-shot
+        // watch on a persistently watched path turns it back into one-shot.
         let old = entry.get(&conn).copied();
-        // A persistent registration is not downgraded by a later one-shot.
-        if matches!(old, Some(Mode::Persistent | Mode::PersistentRecursive))
-            && mode == Mode::Standard
-        {
-            return;
-        }
         if old == Some(Mode::PersistentRecursive) {
             self.recursive -= 1;
         }
@@ -233,23 +229,46 @@ impl WatchManager {
         self.by_conn.values().filter(|s| !s.is_empty()).count()
     }
 
-    /// conn -> watched paths (for wchc).
+    /// conn -> data-watched paths (wchc; ZooKeeper dumps data watches only).
     pub fn by_connection(&self) -> BTreeMap<ConnId, BTreeSet<String>> {
-        self.by_conn
-            .iter()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(c, s)| (*c, s.iter().map(|(_, p)| p.clone()).collect()))
-            .collect()
+        let mut out: BTreeMap<ConnId, BTreeSet<String>> = BTreeMap::new();
+        for (p, s) in &self.data.by_path {
+            for c in s.keys() {
+                out.entry(*c).or_default().insert(p.clone());
+            }
+        }
+        out
+    }
+
+    /// (connections, paths, watches) over data watches, for wchs.
+    pub fn data_summary(&self) -> (usize, usize, usize) {
+        let conns: HashSet<ConnId> = self
+            .data
+            .by_path
+            .values()
+            .flat_map(|s| s.keys().copied())
+            .collect();
+        let watches = self.data.by_path.values().map(|s| s.len()).sum();
+        (conns.len(), self.data.by_path.len(), watches)
+    }
+
+    /// checkWatches as 3.8 answers it: any connection watching exactly
+    /// `path` counts.
+    pub fn any_watcher(&self, table: Table, path: &str) -> bool {
+        let t = match table {
+            Table::Data => &self.data,
+            Table::Child => &self.child,
+        };
+        t.by_path.get(path).is_some_and(|s| !s.is_empty())
     }
 
     /// path -> watching connections (for wchp).
     pub fn by_path(&self) -> BTreeMap<String, BTreeSet<ConnId>> {
-        let mut out: BTreeMap<String, BTreeSet<ConnId>> = BTreeMap::new();
-        for t in [&self.data, &self.child] {
-            for (p, s) in &t.by_path {
-                out.entry(p.clone()).or_default().extend(s.keys());
-            }
-        }
-        out
+        // Data watches only, as ZooKeeper's wchp.
+        self.data
+            .by_path
+            .iter()
+            .map(|(p, s)| (p.clone(), s.keys().copied().collect()))
+            .collect()
     }
 }

@@ -25,9 +25,9 @@ pub fn prepare_delete(
     path: &str,
     version: i32,
 ) -> Result<Txn, ZkError> {
-    path::validate(path)?;
-    // The root and the /zookeeper system nodes cannot be deleted.
-    if crate::tree::is_special_path(path) {
+    // delete checks less than other writes: a slash, no NUL, and not the
+    // root or a /zookeeper system node.
+    if !path.contains('/') || path.contains('\0') || crate::tree::is_special_path(path) {
         return Err(ZkError::BadArguments);
     }
     let parent_path = parent_of(path).to_string();

@@ -86,9 +86,10 @@ pub fn multi_read(ctx: &mut Ctx, ops: Vec<MultiOp>) -> Outcome {
     let mut out = Vec::with_capacity(ops.len());
     for o in ops {
         let r = match o {
-            MultiOp::GetChildren { path, watch } => children::read_children(ctx, &path, watch)
+            // multiRead discards the ops' watch flags, as ZooKeeper does.
+            MultiOp::GetChildren { path, .. } => children::read_children(ctx, &path, false)
                 .map(|(children, _)| OpResult::GetChildren { children }),
-            MultiOp::GetData { path, watch } => data::read_data(ctx, &path, watch)
+            MultiOp::GetData { path, .. } => data::read_data(ctx, &path, false)
                 .map(|(data, stat)| OpResult::GetData { data, stat }),
             _ => Err(ZkError::BadArguments),
         };

@@ -39,7 +39,7 @@ pub fn set_acl(ctx: &mut Ctx, path: &str, acl: Vec<Acl>, version: i32) -> Outcom
 }
 
 /// getACL needs READ or ADMIN. Without ADMIN, digest hashes are hidden
-/// (reported as `x:x`), as ZooKeeper 3.6+ does.
+/// (reported as `user:x`), as ZooKeeper 3.8 does.
 pub fn get_acl(ctx: &mut Ctx, path: &str) -> Outcome {
     let Some(n) = ctx.tree.get(path) else {
         return Outcome::Reply(Err(ZkError::NoNode));
@@ -53,9 +53,10 @@ pub fn get_acl(ctx: &mut Ctx, path: &str) -> Outcome {
         .iter()
         .map(|a| {
             if !admin && a.id.scheme == "digest" {
+                let user = a.id.id.split(':').next().unwrap_or("");
                 Acl {
                     perms: a.perms,
-                    id: Id::new("digest", "x:x"),
+                    id: Id::new("digest", &format!("{user}:x")),
                 }
             } else {
                 a.clone()

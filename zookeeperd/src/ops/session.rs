@@ -23,12 +23,11 @@ pub fn who_am_i(ctx: &mut Ctx) -> Outcome {
     let ids = ctx
         .auth
         .iter()
-        .filter(|i| i.scheme != "super")
         .map(|i| {
-            let user = if i.scheme == "digest" {
-                i.id.split(':').next().unwrap_or("").to_string()
-            } else {
-                i.id.clone()
+            let user = match i.scheme.as_str() {
+                "digest" => i.id.split(':').next().unwrap_or("").to_string(),
+                "ip" => i.id.clone(),
+                _ => String::new(),
             };
             (i.scheme.clone(), user)
         })

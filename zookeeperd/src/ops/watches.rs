@@ -7,13 +7,11 @@ use crate::jute::request::SetWatchesRequest;
 use crate::jute::response::Response;
 use crate::watch::{Mode, Notification, Table};
 
-/// WatcherType codes of removeWatches/checkWatches.
+/// WatcherType codes of removeWatches/checkWatches (3.8 has only these).
 mod watcher_type {
     pub const CHILDREN: i32 = 1;
     pub const DATA: i32 = 2;
     pub const ANY: i32 = 3;
-    pub const PERSISTENT: i32 = 4;
-    pub const PERSISTENT_RECURSIVE: i32 = 5;
 }
 
 /// addWatch modes.
@@ -24,42 +22,37 @@ pub fn add_watch(ctx: &mut Ctx, path: &str, mode: i32) -> Outcome {
     let recursive = match mode {
         ADD_WATCH_PERSISTENT => false,
         ADD_WATCH_PERSISTENT_RECURSIVE => true,
-        _ => return Outcome::Reply(Err(ZkError::BadArguments)),
+        _ => return Outcome::Reply(Err(ZkError::MarshallingError)),
     };
     ctx.watches.add_persistent(path, ctx.conn, recursive);
     Outcome::Reply(Ok(Response::Int(0)))
 }
 
-/// Which (table, mode filter) pairs a watcher type covers.
-fn targets(watch_type: i32) -> Option<Vec<(Table, Option<Mode>)>> {
+/// Which watch tables a watcher type covers.
+fn tables(watch_type: i32) -> Option<&'static [Table]> {
     use watcher_type::*;
-    Some(match watch_type {
-        CHILDREN => vec![(Table::Child, None)],
-        DATA => vec![(Table::Data, None)],
-        ANY => vec![(Table::Data, None), (Table::Child, None)],
-        PERSISTENT => vec![
-            (Table::Data, Some(Mode::Persistent)),
-            (Table::Child, Some(Mode::Persistent)),
-        ],
-        PERSISTENT_RECURSIVE => vec![(Table::Data, Some(Mode::PersistentRecursive))],
-        _ => return None,
-    })
+    match watch_type {
+        CHILDREN => Some(&[Table::Child]),
+        DATA => Some(&[Table::Data]),
+        ANY => Some(&[Table::Data, Table::Child]),
+        _ => None,
+    }
 }
 
+/// removeWatches drops this connection's watches (persistent ones too) at
+/// exactly `path`; checkWatches only asks. The server sends no event: the
+/// client makes its own *WatchRemoved events.
 pub fn check_watches(ctx: &mut Ctx, path: &str, watch_type: i32, remove: bool) -> Outcome {
-    let Some(targets) = targets(watch_type) else {
-        return Outcome::Reply(Err(ZkError::BadArguments));
+    let Some(tables) = tables(watch_type) else {
+        return Outcome::Reply(Err(ZkError::MarshallingError));
     };
     let mut found = false;
-    for (table, want) in targets {
-        match ctx.watches.has(table, path, ctx.conn) {
-            Some(m) if want.is_none_or(|w| w == m) => {
-                found = true;
-                if remove {
-                    ctx.watches.remove(table, path, ctx.conn);
-                }
-            }
-            _ => {}
+    for table in tables {
+        if remove {
+            found |= ctx.watches.remove(*table, path, ctx.conn).is_some();
+        } else {
+            found |= ctx.watches.any_watcher(*table, path)
+                || ctx.watches.has(*table, path, ctx.conn).is_some();
         }
     }
     Outcome::Reply(if found {

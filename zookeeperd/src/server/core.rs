@@ -73,7 +73,8 @@ impl Core {
             super_digest: config.super_digest.clone(),
         };
         let durable_zxid = tree.last_zxid();
-        let server_id = config.my_id.unwrap_or(0);
+        // Standalone ZooKeeper uses server id 1 in session ids.
+        let server_id = config.my_id.unwrap_or(1);
         Core {
             tree,
             watches: WatchManager::default(),
@@ -153,7 +154,12 @@ impl Core {
                 received,
             } => self.request(conn, xid, opcode, req, received),
             CoreMsg::Unimplemented { conn, xid } => {
-                self.reply(conn, xid, Err(ZkError::Unimplemented), None);
+                let frame = encode_framed(&[&ReplyHeader {
+                    xid,
+                    zxid: -1,
+                    err: ZkError::Unimplemented.code(),
+                }]);
+                self.send(conn, Outbound::Frame(frame));
                 self.send(conn, Outbound::Close);
             }
             CoreMsg::Disconnected { conn } => self.disconnected(conn),
@@ -265,8 +271,22 @@ impl Core {
         let applied = self.tree.apply(&entry, &mut triggers);
         self.txns_since_snapshot += 1;
         let mut events = Vec::new();
-        for (path, ev) in triggers {
+        for (path, ev, acl) in triggers {
+            let from = events.len();
             self.watches.trigger(&path, ev, &mut events);
+            // A watcher without READ on the node does not hear of it.
+            let conns = &self.conns;
+            let mut i = from;
+            while i < events.len() {
+                let allowed = conns.get(&events[i].conn).is_some_and(|c| {
+                    crate::acl::check(&acl, crate::jute::records::perms::READ, &c.auth).is_ok()
+                });
+                if allowed {
+                    i += 1;
+                } else {
+                    events.remove(i);
+                }
+            }
         }
         self.notify(events);
         applied
@@ -429,6 +449,15 @@ impl Core {
         }
         self.notify(events);
         match outcome {
+            // Auth replies carry zxid 0.
+            Outcome::Reply(Ok(Response::Empty)) if xid == xid::AUTH => {
+                let frame = encode_framed(&[&ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: 0,
+                }]);
+                self.send(conn, Outbound::Frame(frame));
+            }
             Outcome::Reply(r) => self.reply(conn, xid, r, Some(received)),
             Outcome::ReplyAndClose(e) => {
                 self.reply(conn, xid, Err(e), Some(received));

@@ -61,8 +61,9 @@ impl Node {
     }
 }
 
-/// A watch trigger produced by a change: (path, event type).
-pub type Trigger = (String, i32);
+/// A watch trigger produced by a change: path, event type, and the ACL of
+/// the node the event is about (events go only to readers of that node).
+pub type Trigger = (String, i32, Arc<[Acl]>);
 
 /// The result of applying one txn.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,8 +315,9 @@ impl DataTree {
                 node.stat.mzxid = e.zxid;
                 node.stat.mtime = e.time;
                 let stat = node.stat();
+                let acl = node.acl.clone();
                 self.approximate_data_size += data.as_ref().map_or(0, |d| d.len() as i64) - old;
-                triggers.push((path.clone(), event_type::NODE_DATA_CHANGED));
+                triggers.push((path.clone(), event_type::NODE_DATA_CHANGED, acl));
                 Ok(Applied::SetData { stat })
             }
             Txn::SetAcl { path, acl, version } => {
@@ -360,13 +362,14 @@ impl DataTree {
         }
         let acl = self.intern_acl(acl);
         let parent = self.nodes.get_mut(&parent_path).ok_or(ZkError::NoNode)?;
+        let parent_acl = parent.acl.clone();
         parent.children.insert(name_of(path).into());
         parent.stat.cversion = parent_cversion;
         parent.stat.pzxid = e.zxid;
         let data_len = data.as_ref().map_or(0, |d| d.len() as i64);
         let node = Node {
             data: data.map(|d| d.into_boxed_slice()),
-            acl,
+            acl: acl.clone(),
             stat: StatPersisted {
                 czxid: e.zxid,
                 mzxid: e.zxid,
@@ -398,8 +401,8 @@ impl DataTree {
         }
         self.approximate_data_size += path.len() as i64 + data_len;
         self.nodes.insert(path.to_string(), node);
-        triggers.push((path.to_string(), event_type::NODE_CREATED));
-        triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED));
+        triggers.push((path.to_string(), event_type::NODE_CREATED, acl));
+        triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED, parent_acl));
         Ok(stat)
     }
 
@@ -421,7 +424,9 @@ impl DataTree {
         self.approximate_data_size -=
             path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
         let parent_path = parent_of(path).to_string();
+        let mut parent_acl = node.acl.clone();
         if let Some(parent) = self.nodes.get_mut(&parent_path) {
+            parent_acl = parent.acl.clone();
             parent.children.remove(name_of(path));
             // A later create may already have moved pzxid further.
             if zxid > parent.stat.pzxid {
@@ -445,8 +450,8 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        triggers.push((path.to_string(), event_type::NODE_DELETED));
-        triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED));
+        triggers.push((path.to_string(), event_type::NODE_DELETED, node.acl.clone()));
+        triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED, parent_acl));
         Ok(())
     }
 
