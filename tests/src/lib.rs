@@ -1,2 +1,167 @@
-//! The harness for cross-daemon system tests: start servers on free ports
-//! in temp dirs and wait for them to serve.
+//! The harness for system tests: start the real daemons as processes on
+//! free ports in temp dirs, wait for them with deadlines, kill -9 and
+//! restart them on the same data.
+
+pub mod zkraw;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port nothing is bound to right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// The workspace's built binary `name`: `$NAME_BIN` (upper-cased) if set,
+/// else next to the test executable's profile dir (target/<profile>/name).
+pub fn binary(name: &str) -> PathBuf {
+    let var = format!("{}_BIN", name.to_ascii_uppercase().replace('-', "_"));
+    if let Ok(p) = std::env::var(&var) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let p = profile_dir.join(name);
+    assert!(
+        p.exists(),
+        "{} not built at {} (run `cargo build --bins` first or set {var})",
+        name,
+        p.display()
+    );
+    p
+}
+
+/// Poll `f` until it returns Some, or panic after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Send a four-letter word and read the whole answer.
+pub fn four_letter(port: u16, cmd: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(cmd.as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// A zookeeperd process with its own data dir.
+pub struct ZkServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    extra: Vec<(String, String)>,
+}
+
+impl ZkServer {
+    /// Start with default test settings plus `extra` zoo.cfg lines.
+    pub fn start(extra: &[(&str, &str)]) -> ZkServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = ZkServer {
+            child: None,
+            port: free_port(),
+            dir,
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn spawn(&mut self) {
+        let cfg = self.dir.path().join("zoo.cfg");
+        let mut text = format!(
+            "tickTime=200\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n",
+            self.data_dir().display(),
+            self.port
+        );
+        for (k, v) in &self.extra {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        std::fs::write(&cfg, text).expect("write zoo.cfg");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .expect("log file");
+        let child = Command::new(binary("zookeeperd"))
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn zookeeperd");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("zookeeperd to answer ruok", Duration::from_secs(20), || {
+            four_letter(port, "ruok").ok().filter(|r| r == "imok")
+        });
+    }
+
+    /// SIGKILL: no chance to flush anything not already fsynced.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let status = wait_for("zookeeperd to exit", Duration::from_secs(20), || {
+            c.try_wait().ok().flatten()
+        });
+        Some(status)
+    }
+
+    /// Start again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ZkServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -308,6 +308,13 @@ impl Core {
                 zxid: last_zxid,
                 bytes,
             });
+            // With autopurge on, also trim right after each snapshot (not
+            // only every purgeInterval hours) so disk use stays bounded.
+            if self.config.purge_interval > 0 {
+                let _ = self.log.send(LogCmd::Purge {
+                    retain: self.config.snap_retain_count,
+                });
+            }
         }
     }
 
