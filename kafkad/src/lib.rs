@@ -1,0 +1,1 @@
+//! kafkad: a Kafka-protocol broker on ZooKeeper (work in progress).
