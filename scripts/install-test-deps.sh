@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install every peer the tests run against: Debian's Apache ZooKeeper
+# (server, zkCli.sh, cli_mt) and kcat, the Python clients, cargo-nextest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v /usr/share/zookeeper/bin/zkCli.sh >/dev/null 2>&1 || need_apt+=(zookeeper)
+command -v cli_mt >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
+command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt
+
+command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
