@@ -383,3 +383,201 @@ pub fn decode_body(opcode: i32, r: &mut Reader) -> Result<Request, DecodeError> 
     };
     Ok(req)
 }
+
+// Encoding requests: the server only decodes them, but clients (the
+// benchmark load generator, the raw test client) and the round-trip
+// property tests need the other direction.
+mod encode {
+    use super::*;
+    use crate::jute::records::encode_acls;
+    use crate::jute::{
+        write_bool, write_buffer, write_int, write_long, write_string, write_string_vec, Encode,
+    };
+    use bytes::BytesMut;
+
+    fn create(w: &mut BytesMut, c: &CreateRequest) {
+        write_string(w, &c.path);
+        write_buffer(w, c.data.as_deref());
+        encode_acls(w, &c.acl);
+        write_int(w, c.flags);
+        if let Some(ttl) = c.ttl {
+            write_long(w, ttl);
+        }
+    }
+
+    fn multi_op(w: &mut BytesMut, o: &MultiOp) {
+        let (opcode, f): (i32, Box<dyn Fn(&mut BytesMut)>) = match o {
+            MultiOp::Create { opcode, req } => (*opcode, Box::new(move |w| create(w, req))),
+            MultiOp::Delete { path, version } => (
+                op::DELETE,
+                Box::new(move |w| {
+                    write_string(w, path);
+                    write_int(w, *version);
+                }),
+            ),
+            MultiOp::SetData {
+                path,
+                data,
+                version,
+            } => (
+                op::SET_DATA,
+                Box::new(move |w| {
+                    write_string(w, path);
+                    write_buffer(w, data.as_deref());
+                    write_int(w, *version);
+                }),
+            ),
+            MultiOp::Check { path, version } => (
+                op::CHECK,
+                Box::new(move |w| {
+                    write_string(w, path);
+                    write_int(w, *version);
+                }),
+            ),
+            MultiOp::GetChildren { path, watch } => (
+                op::GET_CHILDREN,
+                Box::new(move |w| {
+                    write_string(w, path);
+                    write_bool(w, *watch);
+                }),
+            ),
+            MultiOp::GetData { path, watch } => (
+                op::GET_DATA,
+                Box::new(move |w| {
+                    write_string(w, path);
+                    write_bool(w, *watch);
+                }),
+            ),
+        };
+        write_int(w, opcode);
+        write_bool(w, false);
+        write_int(w, -1);
+        f(w);
+    }
+
+    impl Request {
+        /// The opcode this request is sent with.
+        pub fn opcode(&self) -> i32 {
+            match self {
+                Request::Create { opcode, .. } => *opcode,
+                Request::Delete { .. } => op::DELETE,
+                Request::Exists { .. } => op::EXISTS,
+                Request::GetData { .. } => op::GET_DATA,
+                Request::SetData { .. } => op::SET_DATA,
+                Request::GetAcl { .. } => op::GET_ACL,
+                Request::SetAcl { .. } => op::SET_ACL,
+                Request::GetChildren {
+                    with_stat: false, ..
+                } => op::GET_CHILDREN,
+                Request::GetChildren {
+                    with_stat: true, ..
+                } => op::GET_CHILDREN2,
+                Request::Sync { .. } => op::SYNC,
+                Request::Ping => op::PING,
+                Request::Check { .. } => op::CHECK,
+                Request::Multi {
+                    read_only: false, ..
+                } => op::MULTI,
+                Request::Multi {
+                    read_only: true, ..
+                } => op::MULTI_READ,
+                Request::Reconfig => op::RECONFIG,
+                Request::CheckWatches { remove: false, .. } => op::CHECK_WATCHES,
+                Request::CheckWatches { remove: true, .. } => op::REMOVE_WATCHES,
+                Request::DeleteContainer { .. } => op::DELETE_CONTAINER,
+                Request::Auth { .. } => op::AUTH,
+                Request::SetWatches(sw)
+                    if sw.persistent.is_empty() && sw.persistent_recursive.is_empty() =>
+                {
+                    op::SET_WATCHES
+                }
+                Request::SetWatches(_) => op::SET_WATCHES2,
+                Request::Sasl => op::SASL,
+                Request::GetEphemerals { .. } => op::GET_EPHEMERALS,
+                Request::GetAllChildrenNumber { .. } => op::GET_ALL_CHILDREN_NUMBER,
+                Request::AddWatch { .. } => op::ADD_WATCH,
+                Request::WhoAmI => op::WHO_AM_I,
+                Request::CloseSession => op::CLOSE_SESSION,
+            }
+        }
+    }
+
+    impl Encode for Request {
+        fn encode(&self, w: &mut BytesMut) {
+            match self {
+                Request::Create { req, .. } => create(w, req),
+                Request::Delete { path, version } | Request::Check { path, version } => {
+                    write_string(w, path);
+                    write_int(w, *version);
+                }
+                Request::Exists { path, watch }
+                | Request::GetData { path, watch }
+                | Request::GetChildren { path, watch, .. } => {
+                    write_string(w, path);
+                    write_bool(w, *watch);
+                }
+                Request::SetData {
+                    path,
+                    data,
+                    version,
+                } => {
+                    write_string(w, path);
+                    write_buffer(w, data.as_deref());
+                    write_int(w, *version);
+                }
+                Request::GetAcl { path }
+                | Request::Sync { path }
+                | Request::DeleteContainer { path }
+                | Request::GetAllChildrenNumber { path } => write_string(w, path),
+                Request::GetEphemerals { prefix } => write_string(w, prefix),
+                Request::SetAcl { path, acl, version } => {
+                    write_string(w, path);
+                    encode_acls(w, acl);
+                    write_int(w, *version);
+                }
+                Request::Multi { ops, .. } => {
+                    for o in ops {
+                        multi_op(w, o);
+                    }
+                    write_int(w, -1);
+                    write_bool(w, true);
+                    write_int(w, -1);
+                }
+                Request::CheckWatches {
+                    path, watch_type, ..
+                } => {
+                    write_string(w, path);
+                    write_int(w, *watch_type);
+                }
+                Request::Auth {
+                    auth_type,
+                    scheme,
+                    auth,
+                } => {
+                    write_int(w, *auth_type);
+                    write_string(w, scheme);
+                    write_buffer(w, Some(auth));
+                }
+                Request::SetWatches(sw) => {
+                    write_long(w, sw.relative_zxid);
+                    write_string_vec(w, &sw.data);
+                    write_string_vec(w, &sw.exist);
+                    write_string_vec(w, &sw.child);
+                    if !(sw.persistent.is_empty() && sw.persistent_recursive.is_empty()) {
+                        write_string_vec(w, &sw.persistent);
+                        write_string_vec(w, &sw.persistent_recursive);
+                    }
+                }
+                Request::AddWatch { path, mode } => {
+                    write_string(w, path);
+                    write_int(w, *mode);
+                }
+                Request::Ping
+                | Request::Reconfig
+                | Request::Sasl
+                | Request::WhoAmI
+                | Request::CloseSession => {}
+            }
+        }
+    }
+}
