@@ -10,18 +10,11 @@ use std::net::IpAddr;
 pub fn digest(user_password: &str) -> String {
     let user = user_password.split(':').next().unwrap_or("");
     let hash = Sha1::digest(user_password.as_bytes());
-    format!(
-        "{user}:{}",
-        base64::engine::general_purpose::STANDARD.encode(hash)
-    )
+    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
 }
 
 /// Handle an auth packet: the ids to add to the connection, or AuthFailed.
-pub fn authenticate(
-    scheme: &str,
-    auth: &[u8],
-    super_digest: Option<&str>,
-) -> Result<Vec<Id>, ZkError> {
+pub fn authenticate(scheme: &str, auth: &[u8], super_digest: Option<&str>) -> Result<Vec<Id>, ZkError> {
     match scheme {
         "digest" => {
             let text = String::from_utf8_lossy(auth);
@@ -33,6 +26,9 @@ pub fn authenticate(
             ids.push(Id::new("digest", &id));
             Ok(ids)
         }
+        // The ip provider authenticates by address, which every connection
+        // already carries as `ip:<addr>`.
+        "ip" => Ok(Vec::new()),
         _ => Err(ZkError::AuthFailed),
     }
 }
@@ -77,10 +73,7 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ZkError> {
             // Only authenticated schemes stand in for "auth": digest, not ip.
             for id in ids.iter().filter(|i| i.scheme == "digest") {
                 any = true;
-                out.push(Acl {
-                    perms: a.perms,
-                    id: id.clone(),
-                });
+                out.push(Acl { perms: a.perms, id: id.clone() });
             }
             if !any {
                 return Err(ZkError::InvalidAcl);
@@ -169,21 +162,9 @@ mod tests {
 
     #[test]
     fn auth_expansion_needs_digest() {
-        let acl = vec![Acl {
-            perms: perms::ALL,
-            id: Id::new("auth", ""),
-        }];
-        assert_eq!(
-            fixup(&acl, &[Id::new("ip", "127.0.0.1")]),
-            Err(ZkError::InvalidAcl)
-        );
+        let acl = vec![Acl { perms: perms::ALL, id: Id::new("auth", "") }];
+        assert_eq!(fixup(&acl, &[Id::new("ip", "127.0.0.1")]), Err(ZkError::InvalidAcl));
         let ids = [Id::new("ip", "127.0.0.1"), Id::new("digest", "u:h")];
-        assert_eq!(
-            fixup(&acl, &ids).unwrap(),
-            vec![Acl {
-                perms: perms::ALL,
-                id: Id::new("digest", "u:h")
-            }]
-        );
+        assert_eq!(fixup(&acl, &ids).unwrap(), vec![Acl { perms: perms::ALL, id: Id::new("digest", "u:h") }]);
     }
 }

@@ -37,15 +37,9 @@ pub async fn start(
     mut shutdown: shared::shutdown::ShutdownSignal,
 ) -> Result<SocketAddr, ServerError> {
     let addr = SocketAddr::new(config.admin_address, config.admin_port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ServerError::io("admin socket", e))?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_string(), source })?;
+    let local = listener.local_addr().map_err(|e| ServerError::io("admin socket", e))?;
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -75,86 +69,55 @@ async fn serve(mut s: TcpStream, core: mpsc::Sender<CoreMsg>) {
         }
     }
     let head = String::from_utf8_lossy(&buf[..n]);
-    let path = head
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .split('?')
-        .next()
-        .unwrap_or("/")
-        .to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_string();
     let (status, ctype, body) = if path == "/metrics" {
         match ask(&core, "mntr").await {
             Some(Value::String(text)) => ("200 OK", "text/plain; version=0.0.4", prometheus(&text)),
             _ => ("503 Service Unavailable", "text/plain", String::new()),
         }
     } else if path == "/commands" || path == "/commands/" {
-        let names: Vec<String> = COMMANDS
-            .iter()
-            .map(|(n, _)| format!("/commands/{n}"))
-            .collect();
-        (
-            "200 OK",
-            "application/json",
-            serde_json::to_string_pretty(&names).unwrap_or_default(),
-        )
+        let names: Vec<String> = COMMANDS.iter().map(|(n, _)| format!("/commands/{n}")).collect();
+        ("200 OK", "application/json", serde_json::to_string_pretty(&names).unwrap_or_default())
     } else if let Some(name) = path.strip_prefix("/commands/") {
         match ask(&core, name).await {
-            Some(v) => (
-                "200 OK",
-                "application/json",
-                serde_json::to_string_pretty(&v).unwrap_or_default(),
-            ),
+            Some(v) => ("200 OK", "application/json", serde_json::to_string_pretty(&v).unwrap_or_default()),
             None => (
                 "404 Not Found",
                 "application/json",
-                json!({"command": name, "error": "Unknown command: ".to_string() + name})
-                    .to_string(),
+                json!({"command": name, "error": "Unknown command: ".to_string() + name}).to_string(),
             ),
         }
     } else {
         ("404 Not Found", "text/plain", "not found\n".to_string())
     };
-    let resp = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     let _ = s.write_all(resp.as_bytes()).await;
     let _ = s.shutdown().await;
 }
 
 async fn ask(core: &mpsc::Sender<CoreMsg>, cmd: &str) -> Option<Value> {
     let (reply, rx) = oneshot::channel();
-    core.send(CoreMsg::Admin {
-        cmd: cmd.to_string(),
-        reply,
-    })
-    .await
-    .ok()?;
+    core.send(CoreMsg::Admin { cmd: cmd.to_string(), reply }).await.ok()?;
     rx.await.ok().flatten()
 }
 
 /// Answer one admin command from the core's state.
 pub fn command_json(name: &str, core: &mut Core) -> Option<Value> {
     if name == "mntr" {
-        return Some(Value::String(crate::fourlw::render("mntr", core)));
+        return Some(Value::String(crate::fourlw::render("mntr", None, core)));
     }
-    let word = COMMANDS
-        .iter()
-        .find(|(n, w)| *n == name || *w == name)
-        .map(|(_, w)| *w)?;
-    let canonical = COMMANDS
-        .iter()
-        .find(|(_, w)| *w == word)
-        .map(|(n, _)| *n)
-        .unwrap_or(name);
-    let text = crate::fourlw::render(word, core);
+    let word = COMMANDS.iter().find(|(n, w)| *n == name || *w == name).map(|(_, w)| *w)?;
+    let canonical = COMMANDS.iter().find(|(_, w)| *w == word).map(|(n, _)| *n).unwrap_or(name);
+    let text = crate::fourlw::render(word, None, core);
     let mut obj = serde_json::Map::new();
     match word {
         "ruok" => {}
         "mntr" | "conf" | "envi" => {
             for line in text.lines() {
-                let (k, v) = line
-                    .split_once('\t')
-                    .or_else(|| line.split_once('='))
-                    .unwrap_or((line, ""));
+                let (k, v) = line.split_once('\t').or_else(|| line.split_once('=')).unwrap_or((line, ""));
                 if !k.is_empty() && k != "Environment:" {
                     obj.insert(k.trim_start_matches("zk_").to_string(), parse_value(v));
                 }

@@ -137,56 +137,40 @@ impl ZkConfig {
         if tick_time == 0 {
             return Err(map.bad("tickTime", "must be greater than 0"));
         }
-        let data_dir = PathBuf::from(
-            Self::key(map, "dataDir")
-                .ok_or_else(|| ConfigError::Missing("dataDir".into()))?
-                .0
-                .trim(),
-        );
-        let data_log_dir = Self::key(map, "dataLogDir")
-            .map(|(v, _)| PathBuf::from(v.trim()))
-            .unwrap_or_else(|| data_dir.clone());
+        let data_dir =
+            PathBuf::from(Self::key(map, "dataDir").ok_or_else(|| ConfigError::Missing("dataDir".into()))?.0.trim());
+        let data_log_dir =
+            Self::key(map, "dataLogDir").map(|(v, _)| PathBuf::from(v.trim())).unwrap_or_else(|| data_dir.clone());
         let min: i64 = Self::num(map, "minSessionTimeout", -1)?;
         let max: i64 = Self::num(map, "maxSessionTimeout", -1)?;
         let min_session_timeout = if min < 0 { tick_time * 2 } else { min as u32 };
         let max_session_timeout = if max < 0 { tick_time * 20 } else { max as u32 };
         if min_session_timeout > max_session_timeout {
-            return Err(map.bad(
-                "minSessionTimeout",
-                "minSessionTimeout must not be larger than maxSessionTimeout",
-            ));
+            return Err(map.bad("minSessionTimeout", "minSessionTimeout must not be larger than maxSessionTimeout"));
         }
         let client_port_address = match Self::key(map, "clientPortAddress") {
             None => None,
-            Some((v, k)) => Some(
-                v.trim()
-                    .parse()
-                    .map_err(|_| map.bad(&k, "not an IP address"))?,
-            ),
+            Some((v, k)) => Some(v.trim().parse().map_err(|_| map.bad(&k, "not an IP address"))?),
         };
-        let whitelist = Self::key(map, "4lw.commands.whitelist")
-            .map(|(v, _)| v.to_string())
-            .unwrap_or_else(|| "srvr".into());
-        let four_letter_whitelist = whitelist
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let whitelist =
+            Self::key(map, "4lw.commands.whitelist").map(|(v, _)| v.to_string()).unwrap_or_else(|| "srvr".into());
+        let four_letter_whitelist =
+            whitelist.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         let admin_address = match Self::key(map, "admin.serverAddress") {
             None => IpAddr::from([0, 0, 0, 0]),
-            Some((v, k)) => v
-                .trim()
-                .parse()
-                .map_err(|_| map.bad(&k, "not an IP address"))?,
+            Some((v, k)) => v.trim().parse().map_err(|_| map.bad(&k, "not an IP address"))?,
         };
         let mut servers = BTreeMap::new();
         let mut unknown_keys = Vec::new();
         for (k, v) in map.iter() {
             if let Some(id) = k.strip_prefix("server.") {
-                let id: u64 = id
-                    .parse()
-                    .map_err(|_| map.bad(k, "server id must be a number"))?;
-                servers.insert(id, parse_server(id, v).ok_or_else(|| map.bad(k, "expected host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]"))?);
+                let id: u64 = id.parse().map_err(|_| map.bad(k, "server id must be a number"))?;
+                servers.insert(
+                    id,
+                    parse_server(id, v).ok_or_else(|| {
+                        map.bad(k, "expected host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]")
+                    })?,
+                );
                 continue;
             }
             let bare = k.strip_prefix("zookeeper.").unwrap_or(k);
@@ -194,9 +178,7 @@ impl ZkConfig {
                 unknown_keys.push(k.to_string());
             }
         }
-        let my_id = std::fs::read_to_string(data_dir.join("myid"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok());
+        let my_id = std::fs::read_to_string(data_dir.join("myid")).ok().and_then(|s| s.trim().parse().ok());
         let container_ms: u64 = Self::num(map, "znode.container.checkIntervalMs", 60_000)?;
         Ok(ZkConfig {
             tick_time,
@@ -220,8 +202,7 @@ impl ZkConfig {
             my_id,
             snap_count: Self::num(map, "snapCount", 100_000)?,
             extended_types: Self::flag(map, "extendedTypesEnabled", false)?,
-            super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest")
-                .map(|(v, _)| v.trim().to_string()),
+            super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest").map(|(v, _)| v.trim().to_string()),
             force_sync: Self::flag(map, "forceSync", true)?,
             container_check_interval: Duration::from_millis(container_ms.max(1)),
             source: None,
@@ -230,10 +211,9 @@ impl ZkConfig {
     }
 
     /// Whether a four-letter word may run.
+    /// Whether a four-letter word may run; `srvr` always may.
     pub fn four_letter_allowed(&self, cmd: &str) -> bool {
-        self.four_letter_whitelist
-            .iter()
-            .any(|w| w == "*" || w == cmd)
+        cmd == "srvr" || self.four_letter_whitelist.iter().any(|w| w == "*" || w == cmd)
     }
 }
 
@@ -247,10 +227,7 @@ fn parse_server(id: u64, v: &str) -> Option<QuorumServer> {
     if parts.len() < 3 {
         return None;
     }
-    let role = parts
-        .get(3)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "participant".into());
+    let role = parts.get(3).map(|s| s.to_string()).unwrap_or_else(|| "participant".into());
     let client_port = match client {
         None => None,
         Some(c) => Some(c.rsplit(':').next()?.parse().ok()?),
@@ -291,13 +268,8 @@ mod tests {
     #[test]
     fn bad_value_names_key_and_system_property_form() {
         let m = ConfigMap::from_properties("dataDir=/x\ntickTime=fast\n");
-        assert!(ZkConfig::from_map(&m)
-            .unwrap_err()
-            .to_string()
-            .contains("tickTime"));
-        let m = ConfigMap::from_properties(
-            "dataDir=/x\nzookeeper.extendedTypesEnabled=true\nbogus=1\n",
-        );
+        assert!(ZkConfig::from_map(&m).unwrap_err().to_string().contains("tickTime"));
+        let m = ConfigMap::from_properties("dataDir=/x\nzookeeper.extendedTypesEnabled=true\nbogus=1\n");
         let c = ZkConfig::from_map(&m).unwrap();
         assert!(c.extended_types);
         assert_eq!(c.unknown_keys, vec!["bogus".to_string()]);

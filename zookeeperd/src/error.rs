@@ -117,30 +117,17 @@ impl ZkError {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("I/O error on {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("corrupt {what} {path}: {reason}")]
-    Corrupt {
-        what: &'static str,
-        path: String,
-        reason: String,
-    },
+    Corrupt { what: &'static str, path: String, reason: String },
     #[error(transparent)]
     Config(#[from] shared::ConfigError),
     #[error("cannot bind {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { addr: String, source: std::io::Error },
 }
 
 impl ServerError {
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> ServerError {
-        ServerError::Io {
-            path: path.as_ref().display().to_string(),
-            source,
-        }
+        ServerError::Io { path: path.as_ref().display().to_string(), source }
     }
 }

@@ -5,19 +5,17 @@ use crate::server::core::Core;
 use std::fmt::Write;
 
 /// The version we report: 3.8-compatible, with our own build tag.
-pub const VERSION: &str = concat!(
-    "3.8.4-zookeeperd-",
-    env!("CARGO_PKG_VERSION"),
-    ", built on 1970-01-01 00:00 UTC"
-);
+pub const VERSION: &str = concat!("3.8.4-zookeeperd-", env!("CARGO_PKG_VERSION"), ", built on 1970-01-01 00:00 UTC");
 
-pub fn render(cmd: &str, core: &mut Core) -> String {
+/// `asker` is the four-letter-word connection itself, listed (brief form)
+/// by stat and cons as ZooKeeper does.
+pub fn render(cmd: &str, asker: Option<std::net::SocketAddr>, core: &mut Core) -> String {
     match cmd {
-        "srvr" => srvr(core, false),
-        "stat" => srvr(core, true),
+        "srvr" => srvr(core, false, asker),
+        "stat" => srvr(core, true, asker),
         "mntr" => mntr(core),
         "conf" => conf(core),
-        "cons" => cons(core),
+        "cons" => cons(core, asker),
         "envi" => envi(),
         "wchs" => wchs(core),
         "wchc" => wchc(core),
@@ -45,31 +43,22 @@ pub fn render(cmd: &str, core: &mut Core) -> String {
 
 fn fmt_latency(v: f64) -> String {
     // ZooKeeper prints min/max as integers and avg with a fraction.
-    format!("{v:.4}")
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_string()
+    format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn srvr(core: &Core, with_clients: bool) -> String {
+fn srvr(core: &Core, with_clients: bool, asker: Option<std::net::SocketAddr>) -> String {
     let mut s = String::new();
     let (min, avg, max) = core.stats.latency_ms();
     let _ = writeln!(s, "Zookeeper version: {VERSION}");
     if with_clients {
         let _ = writeln!(s, "Clients:");
-        s.push_str(&cons_lines(core));
+        s.push_str(&cons_lines(core, false, asker));
         s.push('\n');
     }
-    let _ = writeln!(
-        s,
-        "Latency min/avg/max: {}/{}/{}",
-        min.round() as i64,
-        fmt_avg(avg),
-        max.round() as i64
-    );
+    let _ = writeln!(s, "Latency min/avg/max: {}/{}/{}", min.round() as i64, fmt_avg(avg), max.round() as i64);
     let _ = writeln!(s, "Received: {}", core.stats.packets_received);
     let _ = writeln!(s, "Sent: {}", core.stats.packets_sent);
-    let _ = writeln!(s, "Connections: {}", core.conns.len());
+    let _ = writeln!(s, "Connections: {}", core.conns.len() + asker.is_some() as usize);
     let _ = writeln!(s, "Outstanding: {}", core.outstanding());
     let _ = writeln!(s, "Zxid: 0x{:x}", core.tree.last_zxid());
     let _ = writeln!(s, "Mode: standalone");
@@ -86,12 +75,27 @@ fn fmt_avg(avg: f64) -> String {
     }
 }
 
-fn cons_lines(core: &Core) -> String {
+/// One line per connection: brief (stat) or full (cons).
+fn cons_lines(core: &Core, full: bool, asker: Option<std::net::SocketAddr>) -> String {
     let mut s = String::new();
+    if let Some(a) = asker {
+        let _ = writeln!(s, " /{}:{}[0](queued=0,recved=1,sent=0)", a.ip(), a.port());
+    }
     let mut ids: Vec<_> = core.conns.keys().copied().collect();
     ids.sort();
     for id in ids {
         let c = &core.conns[&id];
+        if !full || c.session_id == 0 {
+            let _ = writeln!(
+                s,
+                " /{}:{}[1](queued=0,recved={},sent={})",
+                c.remote.ip(),
+                c.remote.port(),
+                c.received,
+                c.sent
+            );
+            continue;
+        }
         let _ = writeln!(
             s,
             " /{}:{}[1](queued=0,recved={},sent={},sid=0x{:x},lop=NA,est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp=0,llat=0,minlat=0,avglat=0,maxlat=0)",
@@ -109,17 +113,19 @@ fn cons_lines(core: &Core) -> String {
     s
 }
 
-fn cons(core: &Core) -> String {
-    let mut s = cons_lines(core);
+fn cons(core: &Core, asker: Option<std::net::SocketAddr>) -> String {
+    let mut s = cons_lines(core, true, asker);
     s.push('\n');
     s
 }
 
+/// mntr's keys in the order Apache ZooKeeper 3.8 prints them for a
+/// standalone server (its metric registry's iteration order).
+const MNTR_KEYS: &str = include_str!("mntr_keys.txt");
+
 fn mntr(core: &Core) -> String {
     let (min, avg, max) = core.stats.latency_ms();
-    let fds = std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0);
+    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(-1);
     let max_fds = std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|l| {
@@ -127,46 +133,52 @@ fn mntr(core: &Core) -> String {
                 .find(|x| x.starts_with("Max open files"))
                 .and_then(|x| x.split_whitespace().nth(3).map(str::to_string))
         })
-        .unwrap_or_else(|| "0".into());
-    let rows: Vec<(&str, String)> = vec![
+        .unwrap_or_else(|| "-1".into());
+    let known: std::collections::HashMap<&str, String> = [
         ("zk_version", VERSION.to_string()),
         ("zk_server_state", "standalone".into()),
-        ("zk_avg_latency", fmt_avg(avg)),
-        ("zk_max_latency", (max.round() as i64).to_string()),
-        ("zk_min_latency", (min.round() as i64).to_string()),
-        (
-            "zk_packets_received",
-            core.stats.packets_received.to_string(),
-        ),
-        ("zk_packets_sent", core.stats.packets_sent.to_string()),
+        ("zk_ephemerals_count", core.tree.ephemeral_count().to_string()),
         ("zk_num_alive_connections", core.conns.len().to_string()),
+        ("zk_avg_latency", fmt_avg(avg)),
         ("zk_outstanding_requests", core.outstanding().to_string()),
         ("zk_znode_count", core.tree.node_count().to_string()),
-        ("zk_watch_count", core.watches.watch_count().to_string()),
-        (
-            "zk_ephemerals_count",
-            core.tree.ephemeral_count().to_string(),
-        ),
-        (
-            "zk_approximate_data_size",
-            core.tree.approximate_data_size().to_string(),
-        ),
-        ("zk_open_file_descriptor_count", fds.to_string()),
-        ("zk_max_file_descriptor_count", max_fds),
-        ("zk_fsync_count", core.stats.fsyncs.to_string()),
-        ("zk_last_proposal_size", "-1".into()),
-        ("zk_max_proposal_size", "-1".into()),
-        ("zk_min_proposal_size", "-1".into()),
-        (
-            "zk_uptime",
-            core.stats.started.elapsed().as_millis().to_string(),
-        ),
         ("zk_global_sessions", core.sessions.len().to_string()),
-        ("zk_local_sessions", "0".into()),
-    ];
+        ("zk_packets_sent", core.stats.packets_sent.to_string()),
+        ("zk_packets_received", core.stats.packets_received.to_string()),
+        ("zk_watch_count", core.watches.watch_count().to_string()),
+        ("zk_min_latency", (min.round() as i64).to_string()),
+        ("zk_max_latency", (max.round() as i64).to_string()),
+        ("zk_max_file_descriptor_count", max_fds),
+        ("zk_approximate_data_size", core.tree.approximate_data_size().to_string()),
+        ("zk_open_file_descriptor_count", fds.to_string()),
+        ("zk_uptime", core.stats.started.elapsed().as_millis().to_string()),
+        ("zk_connection_drop_probability", "0.0".into()),
+        ("zk_last_client_response_size", "-1".into()),
+        ("zk_max_client_response_size", "-1".into()),
+        ("zk_min_client_response_size", "-1".into()),
+        ("zk_cnt_fsynctime", core.stats.fsyncs.to_string()),
+    ]
+    .into_iter()
+    .collect();
     let mut s = String::new();
-    for (k, v) in rows {
-        let _ = writeln!(s, "{k}\t{v}");
+    for key in MNTR_KEYS.lines().filter(|k| !k.is_empty()) {
+        let v = match known.get(key) {
+            Some(v) => v.clone(),
+            None if key.starts_with("zk_avg_") => "0.0".into(),
+            None => "0".into(),
+        };
+        let _ = writeln!(s, "{key}\t{v}");
+    }
+    // Per-namespace read/write summaries come last, once a namespace is used.
+    for (ns, (reads, writes)) in &core.stats.per_namespace {
+        for (what, sum) in [("read", reads), ("write", writes)] {
+            let avg = if sum.count == 0 { 0.0 } else { sum.total as f64 / sum.count as f64 };
+            let _ = writeln!(s, "zk_avg_{ns}_{what}_per_namespace\t{}", fmt_avg(avg));
+            let _ = writeln!(s, "zk_min_{ns}_{what}_per_namespace\t{}", if sum.count == 0 { 0 } else { sum.min });
+            let _ = writeln!(s, "zk_max_{ns}_{what}_per_namespace\t{}", sum.max);
+            let _ = writeln!(s, "zk_cnt_{ns}_{what}_per_namespace\t{}", sum.count);
+            let _ = writeln!(s, "zk_sum_{ns}_{what}_per_namespace\t{}", sum.total);
+        }
     }
     s
 }
@@ -174,24 +186,13 @@ fn mntr(core: &Core) -> String {
 fn conf(core: &Core) -> String {
     let c = &core.config;
     let mut s = String::new();
-    let addr = c
-        .client_port_address
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "0.0.0.0".into());
+    let addr = c.client_port_address.map(|a| a.to_string()).unwrap_or_else(|| "0.0.0.0".into());
     let _ = writeln!(s, "clientPort={}", c.client_port);
     let _ = writeln!(s, "secureClientPort=-1");
     let _ = writeln!(s, "dataDir={}", c.data_dir.join("version-2").display());
     let _ = writeln!(s, "dataDirSize={}", dir_size(&c.data_dir.join("version-2")));
-    let _ = writeln!(
-        s,
-        "dataLogDir={}",
-        c.data_log_dir.join("version-2").display()
-    );
-    let _ = writeln!(
-        s,
-        "dataLogSize={}",
-        dir_size(&c.data_log_dir.join("version-2"))
-    );
+    let _ = writeln!(s, "dataLogDir={}", c.data_log_dir.join("version-2").display());
+    let _ = writeln!(s, "dataLogSize={}", dir_size(&c.data_log_dir.join("version-2")));
     let _ = writeln!(s, "tickTime={}", c.tick_time);
     let _ = writeln!(s, "maxClientCnxns={}", c.max_client_cnxns);
     let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout);
@@ -204,12 +205,7 @@ fn conf(core: &Core) -> String {
 
 fn dir_size(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
+        .map(|d| d.filter_map(|e| e.ok()).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0)
 }
 
@@ -224,12 +220,8 @@ fn dirs(core: &Core) -> String {
 
 fn envi() -> String {
     let mut s = String::from("Environment:\n");
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    let cwd = std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
     let user = std::env::var("USER").unwrap_or_default();
     let home = std::env::var("HOME").unwrap_or_default();
     let rows = [
@@ -246,9 +238,7 @@ fn envi() -> String {
         ("os.arch", std::env::consts::ARCH.into()),
         (
             "os.version",
-            std::fs::read_to_string("/proc/sys/kernel/osrelease")
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default(),
+            std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|v| v.trim().to_string()).unwrap_or_default(),
         ),
         ("user.name", user),
         ("user.home", home),
@@ -302,11 +292,7 @@ fn wchp(core: &Core) -> String {
 
 fn dump(core: &Core) -> String {
     let mut s = String::from("SessionTracker dump:\n");
-    let mut ids: Vec<(i64, u128)> = core
-        .sessions
-        .iter()
-        .map(|(id, st)| (*id, st.timeout.as_millis()))
-        .collect();
+    let mut ids: Vec<(i64, u128)> = core.sessions.iter().map(|(id, st)| (*id, st.timeout.as_millis())).collect();
     ids.sort();
     let _ = writeln!(s, "Session Sets ({})/({}):", ids.len(), ids.len());
     for (id, _) in &ids {

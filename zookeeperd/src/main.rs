@@ -23,11 +23,7 @@ fn main() -> ExitCode {
         }
     };
     config.source = Some(path);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("zookeeperd: cannot start runtime: {e}");

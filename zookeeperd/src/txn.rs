@@ -75,13 +75,7 @@ impl Txn {
                 write_int(w, *timeout);
             }
             Txn::CloseSession => write_int(w, T_CLOSE_SESSION),
-            Txn::Create {
-                path,
-                data,
-                acl,
-                ephemeral_owner,
-                parent_cversion,
-            } => {
+            Txn::Create { path, data, acl, ephemeral_owner, parent_cversion } => {
                 write_int(w, T_CREATE);
                 write_string(w, path);
                 write_buffer(w, data.as_deref());
@@ -93,11 +87,7 @@ impl Txn {
                 write_int(w, T_DELETE);
                 write_string(w, path);
             }
-            Txn::SetData {
-                path,
-                data,
-                version,
-            } => {
+            Txn::SetData { path, data, version } => {
                 write_int(w, T_SET_DATA);
                 write_string(w, path);
                 write_buffer(w, data.as_deref());
@@ -130,9 +120,7 @@ impl Txn {
 
     pub fn decode(r: &mut Reader) -> Result<Txn, DecodeError> {
         Ok(match r.read_int()? {
-            T_CREATE_SESSION => Txn::CreateSession {
-                timeout: r.read_int()?,
-            },
+            T_CREATE_SESSION => Txn::CreateSession { timeout: r.read_int()? },
             T_CLOSE_SESSION => Txn::CloseSession,
             T_CREATE => Txn::Create {
                 path: r.read_string()?,
@@ -141,23 +129,10 @@ impl Txn {
                 ephemeral_owner: r.read_long()?,
                 parent_cversion: r.read_int()?,
             },
-            T_DELETE => Txn::Delete {
-                path: r.read_string()?,
-            },
-            T_SET_DATA => Txn::SetData {
-                path: r.read_string()?,
-                data: r.read_buffer()?,
-                version: r.read_int()?,
-            },
-            T_SET_ACL => Txn::SetAcl {
-                path: r.read_string()?,
-                acl: Acl::decode_vec(r)?,
-                version: r.read_int()?,
-            },
-            T_CHECK => Txn::Check {
-                path: r.read_string()?,
-                version: r.read_int()?,
-            },
+            T_DELETE => Txn::Delete { path: r.read_string()? },
+            T_SET_DATA => Txn::SetData { path: r.read_string()?, data: r.read_buffer()?, version: r.read_int()? },
+            T_SET_ACL => Txn::SetAcl { path: r.read_string()?, acl: Acl::decode_vec(r)?, version: r.read_int()? },
+            T_CHECK => Txn::Check { path: r.read_string()?, version: r.read_int()? },
             T_MULTI => {
                 let txns = r.read_vec(4, Txn::decode)?.unwrap_or_default();
                 if txns.iter().any(|t| matches!(t, Txn::Multi(_))) {

@@ -57,13 +57,7 @@ impl WatchTable {
 
     /// Fire watches for `path`; one-shot watches that fired are returned in
     /// `removed` so the per-connection index can forget them.
-    fn trigger(
-        &mut self,
-        path: &str,
-        out: &mut Vec<ConnId>,
-        suppress: &HashSet<ConnId>,
-        removed: &mut Vec<ConnId>,
-    ) {
+    fn trigger(&mut self, path: &str, out: &mut Vec<ConnId>, suppress: &HashSet<ConnId>, removed: &mut Vec<ConnId>) {
         let mut fired: BTreeSet<ConnId> = BTreeSet::new();
         if let Some(set) = self.by_path.get_mut(path) {
             let mut standard = Vec::new();
@@ -127,10 +121,7 @@ impl WatchManager {
             Table::Data => self.data.add(path, conn, mode),
             Table::Child => self.child.add(path, conn, mode),
         }
-        self.by_conn
-            .entry(conn)
-            .or_default()
-            .insert((table, path.to_string()));
+        self.by_conn.entry(conn).or_default().insert((table, path.to_string()));
     }
 
     /// addWatch: persistent goes in both tables, recursive in data only.
@@ -199,11 +190,7 @@ impl WatchManager {
             _ => {}
         }
         for conn in conns {
-            out.push(Notification {
-                conn,
-                event_type: ev,
-                path: path.to_string(),
-            });
+            out.push(Notification { conn, event_type: ev, path: path.to_string() });
         }
         for (table, gone) in [(Table::Data, gone_data), (Table::Child, gone_child)] {
             for c in gone {
@@ -242,12 +229,7 @@ impl WatchManager {
 
     /// (connections, paths, watches) over data watches, for wchs.
     pub fn data_summary(&self) -> (usize, usize, usize) {
-        let conns: HashSet<ConnId> = self
-            .data
-            .by_path
-            .values()
-            .flat_map(|s| s.keys().copied())
-            .collect();
+        let conns: HashSet<ConnId> = self.data.by_path.values().flat_map(|s| s.keys().copied()).collect();
         let watches = self.data.by_path.values().map(|s| s.len()).sum();
         (conns.len(), self.data.by_path.len(), watches)
     }
@@ -265,10 +247,6 @@ impl WatchManager {
     /// path -> watching connections (for wchp).
     pub fn by_path(&self) -> BTreeMap<String, BTreeSet<ConnId>> {
         // Data watches only, as ZooKeeper's wchp.
-        self.data
-            .by_path
-            .iter()
-            .map(|(p, s)| (p.clone(), s.keys().copied().collect()))
-            .collect()
+        self.data.by_path.iter().map(|(p, s)| (p.clone(), s.keys().copied().collect())).collect()
     }
 }

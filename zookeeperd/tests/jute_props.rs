@@ -4,9 +4,7 @@
 use bytes::BytesMut;
 use proptest::prelude::*;
 use zookeeperd::jute::records::{Acl, ConnectRequest, Id, RequestHeader};
-use zookeeperd::jute::request::{
-    decode_request, op, CreateRequest, MultiOp, Request, SetWatchesRequest,
-};
+use zookeeperd::jute::request::{decode_request, op, CreateRequest, MultiOp, Request, SetWatchesRequest};
 use zookeeperd::jute::Encode;
 use zookeeperd::txn::{Txn, TxnEntry};
 
@@ -19,12 +17,8 @@ fn data() -> impl Strategy<Value = Option<Vec<u8>>> {
 }
 
 fn acl() -> impl Strategy<Value = Acl> {
-    (0..32i32, "(world|digest|ip|auth)", "[a-z0-9:=/+.]{0,20}").prop_map(|(perms, scheme, id)| {
-        Acl {
-            perms,
-            id: Id { scheme, id },
-        }
-    })
+    (0..32i32, "(world|digest|ip|auth)", "[a-z0-9:=/+.]{0,20}")
+        .prop_map(|(perms, scheme, id)| Acl { perms, id: Id { scheme, id } })
 }
 
 fn acls() -> impl Strategy<Value = Vec<Acl>> {
@@ -33,12 +27,7 @@ fn acls() -> impl Strategy<Value = Vec<Acl>> {
 
 fn create() -> impl Strategy<Value = (i32, CreateRequest)> {
     (
-        prop_oneof![
-            Just(op::CREATE),
-            Just(op::CREATE2),
-            Just(op::CREATE_CONTAINER),
-            Just(op::CREATE_TTL)
-        ],
+        prop_oneof![Just(op::CREATE), Just(op::CREATE2), Just(op::CREATE_CONTAINER), Just(op::CREATE_TTL)],
         path(),
         data(),
         acls(),
@@ -47,16 +36,7 @@ fn create() -> impl Strategy<Value = (i32, CreateRequest)> {
     )
         .prop_map(|(opcode, path, data, acl, flags, ttl)| {
             let ttl = (opcode == op::CREATE_TTL).then_some(ttl);
-            (
-                opcode,
-                CreateRequest {
-                    path,
-                    data,
-                    acl,
-                    flags,
-                    ttl,
-                },
-            )
+            (opcode, CreateRequest { path, data, acl, flags, ttl })
         })
 }
 
@@ -68,11 +48,7 @@ fn write_op() -> impl Strategy<Value = MultiOp> {
     prop_oneof![
         create().prop_map(|(opcode, req)| MultiOp::Create { opcode, req }),
         (path(), any::<i32>()).prop_map(|(path, version)| MultiOp::Delete { path, version }),
-        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| MultiOp::SetData {
-            path,
-            data,
-            version
-        }),
+        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| MultiOp::SetData { path, data, version }),
         (path(), any::<i32>()).prop_map(|(path, version)| MultiOp::Check { path, version }),
     ]
 }
@@ -90,83 +66,41 @@ fn request() -> impl Strategy<Value = Request> {
         (path(), any::<i32>()).prop_map(|(path, version)| Request::Delete { path, version }),
         (path(), any::<bool>()).prop_map(|(path, watch)| Request::Exists { path, watch }),
         (path(), any::<bool>()).prop_map(|(path, watch)| Request::GetData { path, watch }),
-        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData {
-            path,
-            data,
-            version
-        }),
+        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| Request::SetData { path, data, version }),
         path().prop_map(|path| Request::GetAcl { path }),
-        (path(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Request::SetAcl {
-            path,
-            acl,
-            version
-        }),
-        (path(), any::<bool>(), any::<bool>()).prop_map(|(path, watch, with_stat)| {
-            Request::GetChildren {
-                path,
-                watch,
-                with_stat,
-            }
-        }),
+        (path(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Request::SetAcl { path, acl, version }),
+        (path(), any::<bool>(), any::<bool>())
+            .prop_map(|(path, watch, with_stat)| { Request::GetChildren { path, watch, with_stat } }),
         path().prop_map(|path| Request::Sync { path }),
         Just(Request::Ping),
-        proptest::collection::vec(write_op(), 0..4).prop_map(|ops| Request::Multi {
-            read_only: false,
-            ops
+        proptest::collection::vec(write_op(), 0..4).prop_map(|ops| Request::Multi { read_only: false, ops }),
+        proptest::collection::vec(read_op(), 0..4).prop_map(|ops| Request::Multi { read_only: true, ops }),
+        (path(), 1..4i32, any::<bool>())
+            .prop_map(|(path, watch_type, remove)| { Request::CheckWatches { path, watch_type, remove } }),
+        (0..2i32, "[a-z]{1,8}", proptest::collection::vec(any::<u8>(), 0..16))
+            .prop_map(|(auth_type, scheme, auth)| Request::Auth { auth_type, scheme, auth }),
+        (any::<i64>(), strings(), strings(), strings()).prop_map(|(relative_zxid, data, exist, child)| {
+            Request::SetWatches(SetWatchesRequest {
+                relative_zxid,
+                data,
+                exist,
+                child,
+                persistent: vec![],
+                persistent_recursive: vec![],
+            })
         }),
-        proptest::collection::vec(read_op(), 0..4).prop_map(|ops| Request::Multi {
-            read_only: true,
-            ops
-        }),
-        (path(), 1..4i32, any::<bool>()).prop_map(|(path, watch_type, remove)| {
-            Request::CheckWatches {
-                path,
-                watch_type,
-                remove,
-            }
-        }),
-        (
-            0..2i32,
-            "[a-z]{1,8}",
-            proptest::collection::vec(any::<u8>(), 0..16)
-        )
-            .prop_map(|(auth_type, scheme, auth)| Request::Auth {
-                auth_type,
-                scheme,
-                auth
-            }),
-        (any::<i64>(), strings(), strings(), strings()).prop_map(
-            |(relative_zxid, data, exist, child)| {
+        (any::<i64>(), strings(), strings(), strings(), path(), strings()).prop_map(
+            |(relative_zxid, data, exist, child, p, persistent_recursive)| {
                 Request::SetWatches(SetWatchesRequest {
                     relative_zxid,
                     data,
                     exist,
                     child,
-                    persistent: vec![],
-                    persistent_recursive: vec![],
+                    persistent: vec![p],
+                    persistent_recursive,
                 })
             }
         ),
-        (
-            any::<i64>(),
-            strings(),
-            strings(),
-            strings(),
-            path(),
-            strings()
-        )
-            .prop_map(
-                |(relative_zxid, data, exist, child, p, persistent_recursive)| {
-                    Request::SetWatches(SetWatchesRequest {
-                        relative_zxid,
-                        data,
-                        exist,
-                        child,
-                        persistent: vec![p],
-                        persistent_recursive,
-                    })
-                }
-            ),
         path().prop_map(|prefix| Request::GetEphemerals { prefix }),
         path().prop_map(|path| Request::GetAllChildrenNumber { path }),
         (path(), 0..2i32).prop_map(|(path, mode)| Request::AddWatch { path, mode }),
@@ -189,26 +123,15 @@ fn txn_leaf() -> impl Strategy<Value = Txn> {
             }
         ),
         path().prop_map(|path| Txn::Delete { path }),
-        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| Txn::SetData {
-            path,
-            data,
-            version
-        }),
-        (path(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Txn::SetAcl {
-            path,
-            acl,
-            version
-        }),
+        (path(), data(), any::<i32>()).prop_map(|(path, data, version)| Txn::SetData { path, data, version }),
+        (path(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Txn::SetAcl { path, acl, version }),
         (path(), any::<i32>()).prop_map(|(path, version)| Txn::Check { path, version }),
         any::<i32>().prop_map(Txn::Error),
     ]
 }
 
 fn txn() -> impl Strategy<Value = Txn> {
-    prop_oneof![
-        txn_leaf(),
-        proptest::collection::vec(txn_leaf(), 0..4).prop_map(Txn::Multi)
-    ]
+    prop_oneof![txn_leaf(), proptest::collection::vec(txn_leaf(), 0..4).prop_map(Txn::Multi)]
 }
 
 proptest! {
@@ -254,22 +177,14 @@ proptest! {
 fn hostile_lengths_are_refused_before_allocating() {
     // getChildren reply-style vector count of 2^31-1 inside a setWatches body.
     let mut b = BytesMut::new();
-    RequestHeader {
-        xid: 1,
-        opcode: op::SET_WATCHES,
-    }
-    .encode(&mut b);
+    RequestHeader { xid: 1, opcode: op::SET_WATCHES }.encode(&mut b);
     b.extend_from_slice(&0i64.to_be_bytes());
     b.extend_from_slice(&i32::MAX.to_be_bytes());
     let (_, body) = decode_request(&b).unwrap();
     assert!(body.is_err());
     // A buffer claiming more than the frame holds.
     let mut b = BytesMut::new();
-    RequestHeader {
-        xid: 1,
-        opcode: op::SET_DATA,
-    }
-    .encode(&mut b);
+    RequestHeader { xid: 1, opcode: op::SET_DATA }.encode(&mut b);
     b.extend_from_slice(&1i32.to_be_bytes());
     b.extend_from_slice(b"/");
     b.extend_from_slice(&0x7fff_fff0i32.to_be_bytes());

@@ -14,11 +14,7 @@ fn ops() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
 }
 
 fn to_txn(kind: u8, a: u8, b: u8) -> Txn {
-    let path = if b == 0 {
-        format!("/n{a}")
-    } else {
-        format!("/n{a}/c{b}")
-    };
+    let path = if b == 0 { format!("/n{a}") } else { format!("/n{a}/c{b}") };
     match kind {
         0 | 1 => Txn::Create {
             path,
@@ -28,18 +24,10 @@ fn to_txn(kind: u8, a: u8, b: u8) -> Txn {
             parent_cversion: b as i32,
         },
         2 => Txn::Delete { path },
-        3 => Txn::SetData {
-            path,
-            data: Some(vec![b; a as usize]),
-            version: a as i32,
-        },
+        3 => Txn::SetData { path, data: Some(vec![b; a as usize]), version: a as i32 },
         4 => Txn::CloseSession,
         _ => Txn::Multi(vec![
-            Txn::SetData {
-                path: path.clone(),
-                data: None,
-                version: 1,
-            },
+            Txn::SetData { path: path.clone(), data: None, version: 1 },
             Txn::Check { path, version: 1 },
         ]),
     }

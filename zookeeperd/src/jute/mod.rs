@@ -43,10 +43,7 @@ impl<'a> Reader<'a> {
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
-            return Err(DecodeError::Truncated {
-                offset: self.pos,
-                needed: n,
-            });
+            return Err(DecodeError::Truncated { offset: self.pos, needed: n });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -78,10 +75,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         if len < 0 || len as usize > self.remaining() {
-            return Err(DecodeError::BadLength {
-                offset,
-                len: len as i64,
-            });
+            return Err(DecodeError::BadLength { offset, len: len as i64 });
         }
         Ok(Some(len as usize))
     }
@@ -105,9 +99,7 @@ impl<'a> Reader<'a> {
             None => Ok(None),
             Some(n) => {
                 let b = self.take(n)?;
-                String::from_utf8(b.to_vec())
-                    .map(Some)
-                    .map_err(|_| DecodeError::BadUtf8)
+                String::from_utf8(b.to_vec()).map(Some).map_err(|_| DecodeError::BadUtf8)
             }
         }
     }
@@ -125,10 +117,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         if count < 0 || (count as usize).saturating_mul(min_elem.max(1)) > self.remaining() {
-            return Err(DecodeError::BadLength {
-                offset,
-                len: count as i64,
-            });
+            return Err(DecodeError::BadLength { offset, len: count as i64 });
         }
         let mut out = Vec::with_capacity(count as usize);
         for _ in 0..count {

@@ -1,8 +1,6 @@
 //! Records shared by requests, replies and the txn log.
 
-use super::{
-    write_bool, write_buffer, write_int, write_long, write_string, DecodeError, Encode, Reader,
-};
+use super::{write_bool, write_buffer, write_int, write_long, write_string, DecodeError, Encode, Reader};
 use bytes::BytesMut;
 
 /// An identity: `world:anyone`, `digest:user:hash`, `ip:10.0.0.1`, ...
@@ -14,16 +12,10 @@ pub struct Id {
 
 impl Id {
     pub fn new(scheme: &str, id: &str) -> Id {
-        Id {
-            scheme: scheme.to_string(),
-            id: id.to_string(),
-        }
+        Id { scheme: scheme.to_string(), id: id.to_string() }
     }
     pub fn decode(r: &mut Reader) -> Result<Id, DecodeError> {
-        Ok(Id {
-            scheme: r.read_string()?,
-            id: r.read_string()?,
-        })
+        Ok(Id { scheme: r.read_string()?, id: r.read_string()? })
     }
 }
 
@@ -52,22 +44,13 @@ pub struct Acl {
 
 impl Acl {
     pub fn open_unsafe() -> Vec<Acl> {
-        vec![Acl {
-            perms: perms::ALL,
-            id: Id::new("world", "anyone"),
-        }]
+        vec![Acl { perms: perms::ALL, id: Id::new("world", "anyone") }]
     }
     pub fn read_unsafe() -> Vec<Acl> {
-        vec![Acl {
-            perms: perms::READ,
-            id: Id::new("world", "anyone"),
-        }]
+        vec![Acl { perms: perms::READ, id: Id::new("world", "anyone") }]
     }
     pub fn decode(r: &mut Reader) -> Result<Acl, DecodeError> {
-        Ok(Acl {
-            perms: r.read_int()?,
-            id: Id::decode(r)?,
-        })
+        Ok(Acl { perms: r.read_int()?, id: Id::decode(r)? })
     }
     pub fn decode_vec(r: &mut Reader) -> Result<Vec<Acl>, DecodeError> {
         Ok(r.read_vec(12, Acl::decode)?.unwrap_or_default())
@@ -158,19 +141,8 @@ impl ConnectRequest {
         let timeout = r.read_int()?;
         let session_id = r.read_long()?;
         let passwd = r.read_buffer()?.unwrap_or_default();
-        let read_only = if r.remaining() >= 1 {
-            Some(r.read_bool()?)
-        } else {
-            None
-        };
-        Ok(ConnectRequest {
-            protocol_version,
-            last_zxid_seen,
-            timeout,
-            session_id,
-            passwd,
-            read_only,
-        })
+        let read_only = if r.remaining() >= 1 { Some(r.read_bool()?) } else { None };
+        Ok(ConnectRequest { protocol_version, last_zxid_seen, timeout, session_id, passwd, read_only })
     }
 }
 
@@ -200,13 +172,7 @@ pub struct ConnectResponse {
 impl ConnectResponse {
     /// The reply to an unknown, expired or wrongly-authenticated session.
     pub fn expired(read_only: Option<bool>) -> ConnectResponse {
-        ConnectResponse {
-            protocol_version: 0,
-            timeout: 0,
-            session_id: 0,
-            passwd: vec![0; 16],
-            read_only,
-        }
+        ConnectResponse { protocol_version: 0, timeout: 0, session_id: 0, passwd: vec![0; 16], read_only }
     }
 }
 
@@ -230,10 +196,7 @@ pub struct RequestHeader {
 
 impl RequestHeader {
     pub fn decode(r: &mut Reader) -> Result<RequestHeader, DecodeError> {
-        Ok(RequestHeader {
-            xid: r.read_int()?,
-            opcode: r.read_int()?,
-        })
+        Ok(RequestHeader { xid: r.read_int()?, opcode: r.read_int()? })
     }
 }
 
@@ -253,11 +216,7 @@ pub struct ReplyHeader {
 
 impl ReplyHeader {
     pub fn decode(r: &mut Reader) -> Result<ReplyHeader, DecodeError> {
-        Ok(ReplyHeader {
-            xid: r.read_int()?,
-            zxid: r.read_long()?,
-            err: r.read_int()?,
-        })
+        Ok(ReplyHeader { xid: r.read_int()?, zxid: r.read_long()?, err: r.read_int()? })
     }
 }
 
@@ -279,11 +238,7 @@ pub struct WatcherEvent {
 
 impl WatcherEvent {
     pub fn decode(r: &mut Reader) -> Result<WatcherEvent, DecodeError> {
-        Ok(WatcherEvent {
-            event_type: r.read_int()?,
-            state: r.read_int()?,
-            path: r.read_string()?,
-        })
+        Ok(WatcherEvent { event_type: r.read_int()?, state: r.read_int()?, path: r.read_string()? })
     }
 }
 

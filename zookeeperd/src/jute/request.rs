@@ -63,31 +63,12 @@ pub struct SetWatchesRequest {
 /// One operation inside multi or multiRead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MultiOp {
-    Create {
-        opcode: i32,
-        req: CreateRequest,
-    },
-    Delete {
-        path: String,
-        version: i32,
-    },
-    SetData {
-        path: String,
-        data: Option<Vec<u8>>,
-        version: i32,
-    },
-    Check {
-        path: String,
-        version: i32,
-    },
-    GetChildren {
-        path: String,
-        watch: bool,
-    },
-    GetData {
-        path: String,
-        watch: bool,
-    },
+    Create { opcode: i32, req: CreateRequest },
+    Delete { path: String, version: i32 },
+    SetData { path: String, data: Option<Vec<u8>>, version: i32 },
+    Check { path: String, version: i32 },
+    GetChildren { path: String, watch: bool },
+    GetData { path: String, watch: bool },
 }
 
 /// A decoded request body.
@@ -139,6 +120,11 @@ pub enum Request {
         read_only: bool,
         ops: Vec<MultiOp>,
     },
+    /// A multi whose ops could not be read (unknown or misplaced op type):
+    /// answered with MarshallingError, the connection stays open.
+    BadMulti {
+        read_only: bool,
+    },
     Reconfig,
     CheckWatches {
         path: String,
@@ -178,10 +164,8 @@ impl Request {
                 | Request::Delete { .. }
                 | Request::SetData { .. }
                 | Request::SetAcl { .. }
-                | Request::Multi {
-                    read_only: false,
-                    ..
-                }
+                | Request::Multi { read_only: false, .. }
+                | Request::BadMulti { read_only: false }
                 | Request::DeleteContainer { .. }
                 | Request::CloseSession
         )
@@ -194,16 +178,12 @@ fn decode_create(r: &mut Reader, ttl: bool) -> Result<CreateRequest, DecodeError
     let acl = Acl::decode_vec(r)?;
     let flags = r.read_int()?;
     let ttl = if ttl { Some(r.read_long()?) } else { None };
-    Ok(CreateRequest {
-        path,
-        data,
-        acl,
-        flags,
-        ttl,
-    })
+    Ok(CreateRequest { path, data, acl, flags, ttl })
 }
 
-fn decode_multi(r: &mut Reader, read_only: bool) -> Result<Vec<MultiOp>, DecodeError> {
+/// `Ok(None)` when an op type is unknown or not allowed in this kind of
+/// multi; the frame boundary is known, so only this request fails.
+fn decode_multi(r: &mut Reader, read_only: bool) -> Result<Option<Vec<MultiOp>>, DecodeError> {
     let mut ops = Vec::new();
     loop {
         let opcode = r.read_int()?;
@@ -213,47 +193,25 @@ fn decode_multi(r: &mut Reader, read_only: bool) -> Result<Vec<MultiOp>, DecodeE
             break;
         }
         let op = match opcode {
-            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => MultiOp::Create {
-                opcode,
-                req: decode_create(r, false)?,
-            },
-            op::CREATE_TTL => MultiOp::Create {
-                opcode,
-                req: decode_create(r, true)?,
-            },
-            op::DELETE => MultiOp::Delete {
-                path: r.read_string()?,
-                version: r.read_int()?,
-            },
-            op::SET_DATA => MultiOp::SetData {
-                path: r.read_string()?,
-                data: r.read_buffer()?,
-                version: r.read_int()?,
-            },
-            op::CHECK => MultiOp::Check {
-                path: r.read_string()?,
-                version: r.read_int()?,
-            },
-            op::GET_CHILDREN => MultiOp::GetChildren {
-                path: r.read_string()?,
-                watch: r.read_bool()?,
-            },
-            op::GET_DATA => MultiOp::GetData {
-                path: r.read_string()?,
-                watch: r.read_bool()?,
-            },
-            other => return Err(DecodeError::UnknownOpcode(other)),
+            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
+                MultiOp::Create { opcode, req: decode_create(r, false)? }
+            }
+            op::CREATE_TTL => MultiOp::Create { opcode, req: decode_create(r, true)? },
+            op::DELETE => MultiOp::Delete { path: r.read_string()?, version: r.read_int()? },
+            op::SET_DATA => MultiOp::SetData { path: r.read_string()?, data: r.read_buffer()?, version: r.read_int()? },
+            op::CHECK => MultiOp::Check { path: r.read_string()?, version: r.read_int()? },
+            op::GET_CHILDREN => MultiOp::GetChildren { path: r.read_string()?, watch: r.read_bool()? },
+            op::GET_DATA => MultiOp::GetData { path: r.read_string()?, watch: r.read_bool()? },
+            _ => return Ok(None),
         };
         // multi takes writes and check, multiRead takes reads only.
         let is_read = matches!(op, MultiOp::GetChildren { .. } | MultiOp::GetData { .. });
         if is_read != read_only {
-            return Err(DecodeError::Malformed(
-                "operation not allowed in this multi",
-            ));
+            return Ok(None);
         }
         ops.push(op);
     }
-    Ok(ops)
+    Ok(Some(ops))
 }
 
 fn decode_set_watches(r: &mut Reader, v2: bool) -> Result<SetWatchesRequest, DecodeError> {
@@ -261,26 +219,14 @@ fn decode_set_watches(r: &mut Reader, v2: bool) -> Result<SetWatchesRequest, Dec
     let data = r.read_string_vec()?;
     let exist = r.read_string_vec()?;
     let child = r.read_string_vec()?;
-    let (persistent, persistent_recursive) = if v2 {
-        (r.read_string_vec()?, r.read_string_vec()?)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    Ok(SetWatchesRequest {
-        relative_zxid,
-        data,
-        exist,
-        child,
-        persistent,
-        persistent_recursive,
-    })
+    let (persistent, persistent_recursive) =
+        if v2 { (r.read_string_vec()?, r.read_string_vec()?) } else { (Vec::new(), Vec::new()) };
+    Ok(SetWatchesRequest { relative_zxid, data, exist, child, persistent, persistent_recursive })
 }
 
 /// Decode one post-connect frame: header then body. The header is returned
 /// on its own first so that an unknown opcode can still be answered by xid.
-pub fn decode_request(
-    buf: &[u8],
-) -> Result<(RequestHeader, Result<Request, DecodeError>), DecodeError> {
+pub fn decode_request(buf: &[u8]) -> Result<(RequestHeader, Result<Request, DecodeError>), DecodeError> {
     let mut r = Reader::new(buf);
     let header = RequestHeader::decode(&mut r)?;
     let body = decode_body(header.opcode, &mut r);
@@ -291,74 +237,35 @@ pub fn decode_request(
 pub fn decode_body(opcode: i32, r: &mut Reader) -> Result<Request, DecodeError> {
     let header = RequestHeader { xid: 0, opcode };
     let req = match header.opcode {
-        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => Request::Create {
-            opcode: header.opcode,
-            req: decode_create(r, false)?,
-        },
-        op::CREATE_TTL => Request::Create {
-            opcode: header.opcode,
-            req: decode_create(r, true)?,
-        },
-        op::DELETE => Request::Delete {
-            path: r.read_string()?,
-            version: r.read_int()?,
-        },
-        op::EXISTS => Request::Exists {
-            path: r.read_string()?,
-            watch: r.read_bool()?,
-        },
-        op::GET_DATA => Request::GetData {
-            path: r.read_string()?,
-            watch: r.read_bool()?,
-        },
-        op::SET_DATA => Request::SetData {
-            path: r.read_string()?,
-            data: r.read_buffer()?,
-            version: r.read_int()?,
-        },
-        op::GET_ACL => Request::GetAcl {
-            path: r.read_string()?,
-        },
-        op::SET_ACL => Request::SetAcl {
-            path: r.read_string()?,
-            acl: Acl::decode_vec(r)?,
-            version: r.read_int()?,
-        },
-        op::GET_CHILDREN => Request::GetChildren {
-            path: r.read_string()?,
-            watch: r.read_bool()?,
-            with_stat: false,
-        },
-        op::GET_CHILDREN2 => Request::GetChildren {
-            path: r.read_string()?,
-            watch: r.read_bool()?,
-            with_stat: true,
-        },
-        op::SYNC => Request::Sync {
-            path: r.read_string()?,
-        },
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => {
+            Request::Create { opcode: header.opcode, req: decode_create(r, false)? }
+        }
+        op::CREATE_TTL => Request::Create { opcode: header.opcode, req: decode_create(r, true)? },
+        op::DELETE => Request::Delete { path: r.read_string()?, version: r.read_int()? },
+        op::EXISTS => Request::Exists { path: r.read_string()?, watch: r.read_bool()? },
+        op::GET_DATA => Request::GetData { path: r.read_string()?, watch: r.read_bool()? },
+        op::SET_DATA => Request::SetData { path: r.read_string()?, data: r.read_buffer()?, version: r.read_int()? },
+        op::GET_ACL => Request::GetAcl { path: r.read_string()? },
+        op::SET_ACL => Request::SetAcl { path: r.read_string()?, acl: Acl::decode_vec(r)?, version: r.read_int()? },
+        op::GET_CHILDREN => Request::GetChildren { path: r.read_string()?, watch: r.read_bool()?, with_stat: false },
+        op::GET_CHILDREN2 => Request::GetChildren { path: r.read_string()?, watch: r.read_bool()?, with_stat: true },
+        op::SYNC => Request::Sync { path: r.read_string()? },
         op::PING => Request::Ping,
-        op::CHECK => Request::Check {
-            path: r.read_string()?,
-            version: r.read_int()?,
-        },
-        op::MULTI => Request::Multi {
-            read_only: false,
-            ops: decode_multi(r, false)?,
-        },
-        op::MULTI_READ => Request::Multi {
-            read_only: true,
-            ops: decode_multi(r, true)?,
-        },
+        op::CHECK => Request::Check { path: r.read_string()?, version: r.read_int()? },
+        op::MULTI | op::MULTI_READ => {
+            let read_only = header.opcode == op::MULTI_READ;
+            match decode_multi(r, read_only)? {
+                Some(ops) => Request::Multi { read_only, ops },
+                None => Request::BadMulti { read_only },
+            }
+        }
         op::RECONFIG => Request::Reconfig,
         op::CHECK_WATCHES | op::REMOVE_WATCHES => Request::CheckWatches {
             path: r.read_string()?,
             watch_type: r.read_int()?,
             remove: header.opcode == op::REMOVE_WATCHES,
         },
-        op::DELETE_CONTAINER => Request::DeleteContainer {
-            path: r.read_string()?,
-        },
+        op::DELETE_CONTAINER => Request::DeleteContainer { path: r.read_string()? },
         op::AUTH => Request::Auth {
             auth_type: r.read_int()?,
             scheme: r.read_string()?,
@@ -367,16 +274,9 @@ pub fn decode_body(opcode: i32, r: &mut Reader) -> Result<Request, DecodeError> 
         op::SET_WATCHES => Request::SetWatches(decode_set_watches(r, false)?),
         op::SET_WATCHES2 => Request::SetWatches(decode_set_watches(r, true)?),
         op::SASL => Request::Sasl,
-        op::GET_EPHEMERALS => Request::GetEphemerals {
-            prefix: r.read_string()?,
-        },
-        op::GET_ALL_CHILDREN_NUMBER => Request::GetAllChildrenNumber {
-            path: r.read_string()?,
-        },
-        op::ADD_WATCH => Request::AddWatch {
-            path: r.read_string()?,
-            mode: r.read_int()?,
-        },
+        op::GET_EPHEMERALS => Request::GetEphemerals { prefix: r.read_string()? },
+        op::GET_ALL_CHILDREN_NUMBER => Request::GetAllChildrenNumber { path: r.read_string()? },
+        op::ADD_WATCH => Request::AddWatch { path: r.read_string()?, mode: r.read_int()? },
         op::WHO_AM_I => Request::WhoAmI,
         op::CLOSE_SESSION => Request::CloseSession,
         other => return Err(DecodeError::UnknownOpcode(other)),
@@ -390,9 +290,7 @@ pub fn decode_body(opcode: i32, r: &mut Reader) -> Result<Request, DecodeError> 
 mod encode {
     use super::*;
     use crate::jute::records::encode_acls;
-    use crate::jute::{
-        write_bool, write_buffer, write_int, write_long, write_string, write_string_vec, Encode,
-    };
+    use crate::jute::{write_bool, write_buffer, write_int, write_long, write_string, write_string_vec, Encode};
     use bytes::BytesMut;
 
     fn create(w: &mut BytesMut, c: &CreateRequest) {
@@ -415,11 +313,7 @@ mod encode {
                     write_int(w, *version);
                 }),
             ),
-            MultiOp::SetData {
-                path,
-                data,
-                version,
-            } => (
+            MultiOp::SetData { path, data, version } => (
                 op::SET_DATA,
                 Box::new(move |w| {
                     write_string(w, path);
@@ -456,6 +350,22 @@ mod encode {
     }
 
     impl Request {
+        /// The znode path a single-path request is about.
+        pub fn path(&self) -> Option<&str> {
+            match self {
+                Request::Create { req, .. } => Some(&req.path),
+                Request::Delete { path, .. }
+                | Request::Exists { path, .. }
+                | Request::GetData { path, .. }
+                | Request::SetData { path, .. }
+                | Request::GetAcl { path }
+                | Request::SetAcl { path, .. }
+                | Request::GetChildren { path, .. }
+                | Request::GetAllChildrenNumber { path } => Some(path),
+                _ => None,
+            }
+        }
+
         /// The opcode this request is sent with.
         pub fn opcode(&self) -> i32 {
             match self {
@@ -466,29 +376,21 @@ mod encode {
                 Request::SetData { .. } => op::SET_DATA,
                 Request::GetAcl { .. } => op::GET_ACL,
                 Request::SetAcl { .. } => op::SET_ACL,
-                Request::GetChildren {
-                    with_stat: false, ..
-                } => op::GET_CHILDREN,
-                Request::GetChildren {
-                    with_stat: true, ..
-                } => op::GET_CHILDREN2,
+                Request::GetChildren { with_stat: false, .. } => op::GET_CHILDREN,
+                Request::GetChildren { with_stat: true, .. } => op::GET_CHILDREN2,
                 Request::Sync { .. } => op::SYNC,
                 Request::Ping => op::PING,
                 Request::Check { .. } => op::CHECK,
-                Request::Multi {
-                    read_only: false, ..
-                } => op::MULTI,
-                Request::Multi {
-                    read_only: true, ..
-                } => op::MULTI_READ,
+                Request::Multi { read_only: false, .. } => op::MULTI,
+                Request::Multi { read_only: true, .. } => op::MULTI_READ,
+                Request::BadMulti { read_only: false } => op::MULTI,
+                Request::BadMulti { read_only: true } => op::MULTI_READ,
                 Request::Reconfig => op::RECONFIG,
                 Request::CheckWatches { remove: false, .. } => op::CHECK_WATCHES,
                 Request::CheckWatches { remove: true, .. } => op::REMOVE_WATCHES,
                 Request::DeleteContainer { .. } => op::DELETE_CONTAINER,
                 Request::Auth { .. } => op::AUTH,
-                Request::SetWatches(sw)
-                    if sw.persistent.is_empty() && sw.persistent_recursive.is_empty() =>
-                {
+                Request::SetWatches(sw) if sw.persistent.is_empty() && sw.persistent_recursive.is_empty() => {
                     op::SET_WATCHES
                 }
                 Request::SetWatches(_) => op::SET_WATCHES2,
@@ -516,11 +418,7 @@ mod encode {
                     write_string(w, path);
                     write_bool(w, *watch);
                 }
-                Request::SetData {
-                    path,
-                    data,
-                    version,
-                } => {
+                Request::SetData { path, data, version } => {
                     write_string(w, path);
                     write_buffer(w, data.as_deref());
                     write_int(w, *version);
@@ -543,17 +441,11 @@ mod encode {
                     write_bool(w, true);
                     write_int(w, -1);
                 }
-                Request::CheckWatches {
-                    path, watch_type, ..
-                } => {
+                Request::CheckWatches { path, watch_type, .. } => {
                     write_string(w, path);
                     write_int(w, *watch_type);
                 }
-                Request::Auth {
-                    auth_type,
-                    scheme,
-                    auth,
-                } => {
+                Request::Auth { auth_type, scheme, auth } => {
                     write_int(w, *auth_type);
                     write_string(w, scheme);
                     write_buffer(w, Some(auth));
@@ -576,7 +468,8 @@ mod encode {
                 | Request::Reconfig
                 | Request::Sasl
                 | Request::WhoAmI
-                | Request::CloseSession => {}
+                | Request::CloseSession
+                | Request::BadMulti { .. } => {}
             }
         }
     }

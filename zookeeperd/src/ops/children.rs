@@ -26,8 +26,7 @@ pub fn read_children(
     let n = ctx.tree.get(path).ok_or(ZkError::NoNode)?;
     acl::check(&n.acl, perms::READ, ctx.auth)?;
     if watch {
-        ctx.watches
-            .add(Table::Child, path, ctx.conn, Mode::Standard);
+        ctx.watches.add(Table::Child, path, ctx.conn, Mode::Standard);
     }
     Ok((n.children.iter().map(|c| c.to_string()).collect(), n.stat()))
 }
@@ -47,12 +46,7 @@ pub fn ephemerals(ctx: &mut Ctx, prefix: &str) -> Outcome {
     let list: Vec<String> = ctx
         .tree
         .ephemerals_of(ctx.session_id)
-        .map(|s| {
-            s.iter()
-                .filter(|p| prefix == "/" || p.starts_with(prefix))
-                .cloned()
-                .collect()
-        })
+        .map(|s| s.iter().filter(|p| prefix == "/" || p.starts_with(prefix)).cloned().collect())
         .unwrap_or_default();
     Outcome::Reply(Ok(Response::Strings(list)))
 }

@@ -21,12 +21,7 @@ struct Mode {
 }
 
 fn mode(flags: i32) -> Result<Mode, ZkError> {
-    let m = |ephemeral, sequential, container, ttl| Mode {
-        ephemeral,
-        sequential,
-        container,
-        ttl,
-    };
+    let m = |ephemeral, sequential, container, ttl| Mode { ephemeral, sequential, container, ttl };
     Ok(match flags {
         0 => m(false, false, false, false),
         1 => m(true, false, false, false),
@@ -42,14 +37,7 @@ fn mode(flags: i32) -> Result<Mode, ZkError> {
 pub fn handle(ctx: &mut Ctx, opcode: i32, req: CreateRequest) -> Outcome {
     let kind = ReplyKind::Create { opcode };
     let mut view = Direct(ctx.tree);
-    match prepare(
-        &mut view,
-        ctx.auth,
-        ctx.settings,
-        ctx.session_id,
-        opcode,
-        &req,
-    ) {
+    match prepare(&mut view, ctx.auth, ctx.settings, ctx.session_id, opcode, &req) {
         Ok(txn) => Outcome::Write(txn, kind),
         Err(e) => Outcome::write_error(e, kind),
     }
@@ -69,11 +57,7 @@ pub fn prepare(
     if mode.ttl && !settings.extended_types {
         return Err(ZkError::Unimplemented);
     }
-    let ttl = if opcode == op::CREATE_TTL {
-        req.ttl.unwrap_or(-1)
-    } else {
-        -1
-    };
+    let ttl = if opcode == op::CREATE_TTL { req.ttl.unwrap_or(-1) } else { -1 };
     if mode.ttl {
         if ttl <= 0 || ttl > ephemeral::MAX_TTL {
             return Err(ZkError::BadArguments);
@@ -97,10 +81,7 @@ pub fn prepare(
     if view.node(&path).is_some() {
         return Err(ZkError::NodeExists);
     }
-    if matches!(
-        ephemeral::kind(parent.stat.ephemeral_owner),
-        NodeKind::Ephemeral(_)
-    ) {
+    if matches!(ephemeral::kind(parent.stat.ephemeral_owner), NodeKind::Ephemeral(_)) {
         return Err(ZkError::NoChildrenForEphemerals);
     }
     let owner = if mode.ephemeral {
@@ -120,19 +101,10 @@ pub fn prepare(
     view.record(
         &path,
         Some(NodeView {
-            stat: StatPersisted {
-                ephemeral_owner: owner,
-                ..Default::default()
-            },
+            stat: StatPersisted { ephemeral_owner: owner, ..Default::default() },
             acl: acl.clone().into(),
             num_children: 0,
         }),
     );
-    Ok(Txn::Create {
-        path,
-        data: req.data.clone(),
-        acl,
-        ephemeral_owner: owner,
-        parent_cversion: new_cversion,
-    })
+    Ok(Txn::Create { path, data: req.data.clone(), acl, ephemeral_owner: owner, parent_cversion: new_cversion })
 }

@@ -19,12 +19,7 @@ pub fn next_version(current: i32, expected: i32) -> Result<i32, ZkError> {
     Ok(current.wrapping_add(1))
 }
 
-pub fn prepare_delete(
-    view: &mut impl View,
-    auth: &[Id],
-    path: &str,
-    version: i32,
-) -> Result<Txn, ZkError> {
+pub fn prepare_delete(view: &mut impl View, auth: &[Id], path: &str, version: i32) -> Result<Txn, ZkError> {
     // delete checks less than other writes: a slash, no NUL, and not the
     // root or a /zookeeper system node.
     if !path.contains('/') || path.contains('\0') || crate::tree::is_special_path(path) {
@@ -42,9 +37,7 @@ pub fn prepare_delete(
     parent_after.num_children -= 1;
     view.record(&parent_path, Some(parent_after));
     view.record(path, None);
-    Ok(Txn::Delete {
-        path: path.to_string(),
-    })
+    Ok(Txn::Delete { path: path.to_string() })
 }
 
 pub fn prepare_set_data(
@@ -60,27 +53,15 @@ pub fn prepare_set_data(
     let version = next_version(node.stat.version, version)?;
     node.stat.version = version;
     view.record(path, Some(node));
-    Ok(Txn::SetData {
-        path: path.to_string(),
-        data,
-        version,
-    })
+    Ok(Txn::SetData { path: path.to_string(), data, version })
 }
 
-pub fn prepare_check(
-    view: &mut impl View,
-    auth: &[Id],
-    path: &str,
-    version: i32,
-) -> Result<Txn, ZkError> {
+pub fn prepare_check(view: &mut impl View, auth: &[Id], path: &str, version: i32) -> Result<Txn, ZkError> {
     path::validate(path)?;
     let node = view.node(path).ok_or(ZkError::NoNode)?;
     acl::check(&node.acl, perms::READ, auth)?;
     next_version(node.stat.version, version)?;
-    Ok(Txn::Check {
-        path: path.to_string(),
-        version,
-    })
+    Ok(Txn::Check { path: path.to_string(), version })
 }
 
 pub fn delete(ctx: &mut Ctx, path: &str, version: i32) -> Outcome {
@@ -98,24 +79,16 @@ pub fn set_data(ctx: &mut Ctx, path: &str, data: Option<Vec<u8>>, version: i32) 
 }
 
 /// exists registers its watch whether or not the node exists, so a client
-/// can wait for a node to be created.
+/// can wait for a node to be created. Like the reference server (Debian's
+/// 3.8.0) it checks no ACL; 3.8.4 added a READ check here.
 pub fn exists(ctx: &mut Ctx, path: &str, watch: bool) -> Outcome {
     if path.contains('\0') {
         return Outcome::Reply(Err(ZkError::BadArguments));
     }
-    let node = ctx.tree.get(path);
-    if let Some(n) = node {
-        if let Err(e) = acl::check(&n.acl, perms::READ, ctx.auth) {
-            return Outcome::Reply(Err(e));
-        }
-    }
     if watch {
         ctx.watches.add(Table::Data, path, ctx.conn, Mode::Standard);
     }
-    Outcome::Reply(
-        node.map(|n| Response::Stat(n.stat()))
-            .ok_or(ZkError::NoNode),
-    )
+    Outcome::Reply(ctx.tree.get(path).map(|n| Response::Stat(n.stat())).ok_or(ZkError::NoNode))
 }
 
 pub fn get_data(ctx: &mut Ctx, path: &str, watch: bool) -> Outcome {

@@ -87,35 +87,22 @@ pub fn route(ctx: &mut Ctx, req: Request) -> Outcome {
         Request::DeleteContainer { path } => data::delete(ctx, &path, -1),
         Request::Exists { path, watch } => data::exists(ctx, &path, watch),
         Request::GetData { path, watch } => data::get_data(ctx, &path, watch),
-        Request::SetData {
-            path,
-            data,
-            version,
-        } => data::set_data(ctx, &path, data, version),
+        Request::SetData { path, data, version } => data::set_data(ctx, &path, data, version),
         Request::Check { .. } => Outcome::ReplyAndClose(ZkError::Unimplemented),
         Request::GetAcl { path } => node_acl::get_acl(ctx, &path),
         Request::SetAcl { path, acl, version } => node_acl::set_acl(ctx, &path, acl, version),
-        Request::GetChildren {
-            path,
-            watch,
-            with_stat,
-        } => children::get_children(ctx, &path, watch, with_stat),
+        Request::GetChildren { path, watch, with_stat } => children::get_children(ctx, &path, watch, with_stat),
         Request::GetAllChildrenNumber { path } => children::all_children_number(ctx, &path),
         Request::GetEphemerals { prefix } => children::ephemerals(ctx, &prefix),
-        Request::Multi {
-            read_only: false,
-            ops,
-        } => multi::multi(ctx, ops),
-        Request::Multi {
-            read_only: true,
-            ops,
-        } => multi::multi_read(ctx, ops),
+        Request::Multi { read_only: false, ops } => multi::multi(ctx, ops),
+        Request::Multi { read_only: true, ops } => multi::multi_read(ctx, ops),
+        // An unreadable multi still takes a zxid; multiRead does not.
+        Request::BadMulti { read_only: false } => {
+            Outcome::write_error(ZkError::MarshallingError, ReplyKind::Multi(vec![]))
+        }
+        Request::BadMulti { read_only: true } => Outcome::Reply(Err(ZkError::MarshallingError)),
         Request::AddWatch { path, mode } => watches::add_watch(ctx, &path, mode),
-        Request::CheckWatches {
-            path,
-            watch_type,
-            remove,
-        } => watches::check_watches(ctx, &path, watch_type, remove),
+        Request::CheckWatches { path, watch_type, remove } => watches::check_watches(ctx, &path, watch_type, remove),
         Request::SetWatches(sw) => watches::set_watches(ctx, sw),
         Request::Sync { path } => session::sync(&path),
         Request::Ping => Outcome::Reply(Ok(Response::Empty)),
@@ -128,10 +115,7 @@ pub fn route(ctx: &mut Ctx, req: Request) -> Outcome {
 }
 
 /// Turn an applied txn into the client's reply.
-pub fn build_reply(
-    kind: &ReplyKind,
-    applied: Result<Applied, ZkError>,
-) -> Result<Response, ZkError> {
+pub fn build_reply(kind: &ReplyKind, applied: Result<Applied, ZkError>) -> Result<Response, ZkError> {
     let applied = applied?;
     if let Applied::Error(code) = applied {
         return Err(ZkError::from_code(code).unwrap_or(ZkError::SystemError));
@@ -149,9 +133,7 @@ pub fn build_reply(
         (ReplyKind::SetAcl, Applied::SetAcl { stat }) => Ok(Response::Stat(stat)),
         (ReplyKind::Check, Applied::Checked) => Ok(Response::Empty),
         (ReplyKind::CloseSession, Applied::SessionClosed) => Ok(Response::Empty),
-        (ReplyKind::Multi(opcodes), Applied::Multi(results)) => {
-            Ok(Response::Multi(multi::results(results, opcodes)))
-        }
+        (ReplyKind::Multi(opcodes), Applied::Multi(results)) => Ok(Response::Multi(multi::results(results, opcodes))),
         _ => Err(ZkError::SystemError),
     }
 }
@@ -163,26 +145,16 @@ pub(crate) fn op_result(applied: Result<Applied, ZkError>, opcode: i32) -> OpRes
             // Every create but plain create answers as create2, with a Stat.
             use crate::jute::request::op;
             if opcode == op::CREATE {
-                OpResult::Create {
-                    opcode,
-                    path,
-                    stat: None,
-                }
+                OpResult::Create { opcode, path, stat: None }
             } else {
-                OpResult::Create {
-                    opcode: op::CREATE2,
-                    path,
-                    stat: Some(stat),
-                }
+                OpResult::Create { opcode: op::CREATE2, path, stat: Some(stat) }
             }
         }
         Ok(Applied::Deleted) => OpResult::Delete,
         Ok(Applied::SetData { stat }) => OpResult::SetData { stat },
         Ok(Applied::Checked) => OpResult::Check,
         Ok(Applied::Error(err)) => OpResult::Error { err },
-        Ok(_) => OpResult::Error {
-            err: ZkError::SystemError.code(),
-        },
+        Ok(_) => OpResult::Error { err: ZkError::SystemError.code() },
         Err(e) => OpResult::Error { err: e.code() },
     }
 }

@@ -29,25 +29,14 @@ pub fn multi(ctx: &mut Ctx, ops: Vec<MultiOp>) -> Outcome {
     let mut failed: Option<(usize, ZkError)> = None;
     for (i, o) in ops.iter().enumerate() {
         let r = match o {
-            MultiOp::Create { opcode, req } => create::prepare(
-                &mut view,
-                ctx.auth,
-                ctx.settings,
-                ctx.session_id,
-                *opcode,
-                req,
-            ),
-            MultiOp::Delete { path, version } => {
-                data::prepare_delete(&mut view, ctx.auth, path, *version)
+            MultiOp::Create { opcode, req } => {
+                create::prepare(&mut view, ctx.auth, ctx.settings, ctx.session_id, *opcode, req)
             }
-            MultiOp::SetData {
-                path,
-                data: d,
-                version,
-            } => data::prepare_set_data(&mut view, ctx.auth, path, d.clone(), *version),
-            MultiOp::Check { path, version } => {
-                data::prepare_check(&mut view, ctx.auth, path, *version)
+            MultiOp::Delete { path, version } => data::prepare_delete(&mut view, ctx.auth, path, *version),
+            MultiOp::SetData { path, data: d, version } => {
+                data::prepare_set_data(&mut view, ctx.auth, path, d.clone(), *version)
             }
+            MultiOp::Check { path, version } => data::prepare_check(&mut view, ctx.auth, path, *version),
             MultiOp::GetChildren { .. } | MultiOp::GetData { .. } => Err(ZkError::BadArguments),
         };
         match r {
@@ -74,11 +63,7 @@ pub fn multi(ctx: &mut Ctx, ops: Vec<MultiOp>) -> Outcome {
 }
 
 pub fn results(applied: Vec<Result<Applied, ZkError>>, opcodes: &[i32]) -> Vec<OpResult> {
-    applied
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| op_result(a, opcodes.get(i).copied().unwrap_or(op::ERROR)))
-        .collect()
+    applied.into_iter().enumerate().map(|(i, a)| op_result(a, opcodes.get(i).copied().unwrap_or(op::ERROR))).collect()
 }
 
 /// Each read stands alone; a failure is reported in its slot.
@@ -87,10 +72,12 @@ pub fn multi_read(ctx: &mut Ctx, ops: Vec<MultiOp>) -> Outcome {
     for o in ops {
         let r = match o {
             // multiRead discards the ops' watch flags, as ZooKeeper does.
-            MultiOp::GetChildren { path, .. } => children::read_children(ctx, &path, false)
-                .map(|(children, _)| OpResult::GetChildren { children }),
-            MultiOp::GetData { path, .. } => data::read_data(ctx, &path, false)
-                .map(|(data, stat)| OpResult::GetData { data, stat }),
+            MultiOp::GetChildren { path, .. } => {
+                children::read_children(ctx, &path, false).map(|(children, _)| OpResult::GetChildren { children })
+            }
+            MultiOp::GetData { path, .. } => {
+                data::read_data(ctx, &path, false).map(|(data, stat)| OpResult::GetData { data, stat })
+            }
             _ => Err(ZkError::BadArguments),
         };
         out.push(r.unwrap_or_else(|e| OpResult::Error { err: e.code() }));

@@ -24,11 +24,7 @@ pub fn prepare_set_acl(
     node.stat.aversion = version;
     node.acl = acl.clone().into();
     view.record(path, Some(node));
-    Ok(Txn::SetAcl {
-        path: path.to_string(),
-        acl,
-        version,
-    })
+    Ok(Txn::SetAcl { path: path.to_string(), acl, version })
 }
 
 pub fn set_acl(ctx: &mut Ctx, path: &str, acl: Vec<Acl>, version: i32) -> Outcome {
@@ -54,10 +50,7 @@ pub fn get_acl(ctx: &mut Ctx, path: &str) -> Outcome {
         .map(|a| {
             if !admin && a.id.scheme == "digest" {
                 let user = a.id.id.split(':').next().unwrap_or("");
-                Acl {
-                    perms: a.perms,
-                    id: Id::new("digest", &format!("{user}:x")),
-                }
+                Acl { perms: a.perms, id: Id::new("digest", &format!("{user}:x")) }
             } else {
                 a.clone()
             }

@@ -21,11 +21,7 @@ pub trait View {
 }
 
 fn from_tree(tree: &DataTree, path: &str) -> Option<NodeView> {
-    tree.get(path).map(|n| NodeView {
-        stat: n.stat,
-        acl: n.acl.clone(),
-        num_children: n.children.len() as i32,
-    })
+    tree.get(path).map(|n| NodeView { stat: n.stat, acl: n.acl.clone(), num_children: n.children.len() as i32 })
 }
 
 /// A single op sees the tree as it is.
@@ -46,10 +42,7 @@ pub struct Overlay<'a> {
 
 impl<'a> Overlay<'a> {
     pub fn new(tree: &'a DataTree) -> Self {
-        Overlay {
-            tree,
-            changes: HashMap::new(),
-        }
+        Overlay { tree, changes: HashMap::new() }
     }
 }
 

@@ -51,15 +51,10 @@ pub fn check_watches(ctx: &mut Ctx, path: &str, watch_type: i32, remove: bool) -
         if remove {
             found |= ctx.watches.remove(*table, path, ctx.conn).is_some();
         } else {
-            found |= ctx.watches.any_watcher(*table, path)
-                || ctx.watches.has(*table, path, ctx.conn).is_some();
+            found |= ctx.watches.any_watcher(*table, path) || ctx.watches.has(*table, path, ctx.conn).is_some();
         }
     }
-    Outcome::Reply(if found {
-        Ok(Response::Empty)
-    } else {
-        Err(ZkError::NoWatcher)
-    })
+    Outcome::Reply(if found { Ok(Response::Empty) } else { Err(ZkError::NoWatcher) })
 }
 
 /// Re-register a reconnecting client's watches, firing at once those whose
@@ -67,11 +62,7 @@ pub fn check_watches(ctx: &mut Ctx, path: &str, watch_type: i32, remove: bool) -
 pub fn set_watches(ctx: &mut Ctx, sw: SetWatchesRequest) -> Outcome {
     let rel = sw.relative_zxid;
     let fire = |events: &mut Vec<Notification>, path: &str, ev: i32| {
-        events.push(Notification {
-            conn: ctx.conn,
-            event_type: ev,
-            path: path.to_string(),
-        });
+        events.push(Notification { conn: ctx.conn, event_type: ev, path: path.to_string() });
     };
     for p in &sw.data {
         match ctx.tree.get(p) {

@@ -59,10 +59,7 @@ pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError
                 return Err(ServerError::Corrupt {
                     what: "txn log",
                     path: path.display().to_string(),
-                    reason: format!(
-                        "bad record at byte {} in a log that is not the newest",
-                        read.good_len
-                    ),
+                    reason: format!("bad record at byte {} in a log that is not the newest", read.good_len),
                 });
             }
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -89,13 +86,7 @@ pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError
         Some((path, first, len)) => LogWriter::reopen(&path, first, len)?,
         None => LogWriter::create(log_dir, tree.last_zxid() + 1)?,
     };
-    Ok(Recovered {
-        tree,
-        writer,
-        snapshot_zxid,
-        replayed,
-        truncated_bytes,
-    })
+    Ok(Recovered { tree, writer, snapshot_zxid, replayed, truncated_bytes })
 }
 
 /// Write a snapshot atomically: temp file, fsync, rename, fsync the dir.
@@ -104,9 +95,7 @@ pub fn write_snapshot(dir: &Path, zxid: i64, bytes: &[u8]) -> Result<PathBuf, Se
     let final_path = dir.join(snapshot_name(zxid));
     let tmp = dir.join(format!(".{}.tmp", snapshot_name(zxid)));
     let mut f = std::fs::File::create(&tmp).map_err(|e| ServerError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| ServerError::io(&tmp, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| ServerError::io(&tmp, e))?;
     std::fs::rename(&tmp, &final_path).map_err(|e| ServerError::io(&final_path, e))?;
     sync_dir(dir)?;
     Ok(final_path)
@@ -176,11 +165,7 @@ pub fn spawn_writer(
     snap_dir: PathBuf,
     log_dir: PathBuf,
     force_sync: bool,
-) -> (
-    LogHandle,
-    mpsc::UnboundedReceiver<Result<i64, ServerError>>,
-    std::thread::JoinHandle<()>,
-) {
+) -> (LogHandle, mpsc::UnboundedReceiver<Result<i64, ServerError>>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std_mpsc::sync_channel::<LogCmd>(1024);
     let (dtx, drx) = mpsc::unbounded_channel();
     let handle = std::thread::Builder::new()

@@ -57,16 +57,10 @@ pub struct ReadLog {
 
 pub fn read_log(path: &Path) -> Result<ReadLog, ServerError> {
     let mut buf = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut buf))
-        .map_err(|e| ServerError::io(path, e))?;
+    File::open(path).and_then(|mut f| f.read_to_end(&mut buf)).map_err(|e| ServerError::io(path, e))?;
     if buf.len() < HEADER_LEN as usize {
         // A crash while creating the file: nothing was acknowledged from it.
-        return Ok(ReadLog {
-            entries: Vec::new(),
-            good_len: 0,
-            torn: !buf.is_empty(),
-        });
+        return Ok(ReadLog { entries: Vec::new(), good_len: 0, torn: !buf.is_empty() });
     }
     if &buf[..4] != MAGIC || u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]) != FORMAT {
         return Err(ServerError::Corrupt {
@@ -79,11 +73,7 @@ pub fn read_log(path: &Path) -> Result<ReadLog, ServerError> {
     let mut entries = Vec::new();
     loop {
         if pos == buf.len() {
-            return Ok(ReadLog {
-                entries,
-                good_len: pos as u64,
-                torn: false,
-            });
+            return Ok(ReadLog { entries, good_len: pos as u64, torn: false });
         }
         if buf.len() - pos < 8 {
             break;
@@ -103,19 +93,12 @@ pub fn read_log(path: &Path) -> Result<ReadLog, ServerError> {
         }
         pos += 8 + len as usize;
     }
-    Ok(ReadLog {
-        entries,
-        good_len: pos as u64,
-        torn: true,
-    })
+    Ok(ReadLog { entries, good_len: pos as u64, torn: true })
 }
 
 /// Cut a torn tail off so appends continue from the last good record.
 pub fn truncate(path: &Path, len: u64) -> Result<(), ServerError> {
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| ServerError::io(path, e))?;
+    let f = OpenOptions::new().write(true).open(path).map_err(|e| ServerError::io(path, e))?;
     f.set_len(len).map_err(|e| ServerError::io(path, e))?;
     f.sync_all().map_err(|e| ServerError::io(path, e))
 }
@@ -144,28 +127,14 @@ impl LogWriter {
         f.write_all(&hdr).map_err(|e| ServerError::io(&path, e))?;
         f.sync_all().map_err(|e| ServerError::io(&path, e))?;
         sync_dir(dir)?;
-        Ok(LogWriter {
-            path,
-            out: BufWriter::with_capacity(256 * 1024, f),
-            first_zxid,
-            bytes: HEADER_LEN,
-        })
+        Ok(LogWriter { path, out: BufWriter::with_capacity(256 * 1024, f), first_zxid, bytes: HEADER_LEN })
     }
 
     /// Reopen an existing log at `len` for appending.
     pub fn reopen(path: &Path, first_zxid: i64, len: u64) -> Result<LogWriter, ServerError> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| ServerError::io(path, e))?;
-        f.seek(SeekFrom::Start(len))
-            .map_err(|e| ServerError::io(path, e))?;
-        Ok(LogWriter {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(256 * 1024, f),
-            first_zxid,
-            bytes: len,
-        })
+        let mut f = OpenOptions::new().write(true).open(path).map_err(|e| ServerError::io(path, e))?;
+        f.seek(SeekFrom::Start(len)).map_err(|e| ServerError::io(path, e))?;
+        Ok(LogWriter { path: path.to_path_buf(), out: BufWriter::with_capacity(256 * 1024, f), first_zxid, bytes: len })
     }
 
     /// Append one encoded `TxnEntry`.
@@ -173,31 +142,21 @@ impl LogWriter {
         let mut hdr = [0u8; 8];
         hdr[..4].copy_from_slice(&(entry.len() as u32).to_be_bytes());
         hdr[4..].copy_from_slice(&crc32c::crc32c(entry).to_be_bytes());
-        self.out
-            .write_all(&hdr)
-            .and_then(|_| self.out.write_all(entry))
-            .map_err(|e| ServerError::io(&self.path, e))?;
+        self.out.write_all(&hdr).and_then(|_| self.out.write_all(entry)).map_err(|e| ServerError::io(&self.path, e))?;
         self.bytes += 8 + entry.len() as u64;
         Ok(())
     }
 
     /// Flush and fsync: after this every appended entry is durable.
     pub fn sync(&mut self, force: bool) -> Result<(), ServerError> {
-        self.out
-            .flush()
-            .map_err(|e| ServerError::io(&self.path, e))?;
+        self.out.flush().map_err(|e| ServerError::io(&self.path, e))?;
         if force {
-            self.out
-                .get_ref()
-                .sync_data()
-                .map_err(|e| ServerError::io(&self.path, e))?;
+            self.out.get_ref().sync_data().map_err(|e| ServerError::io(&self.path, e))?;
         }
         Ok(())
     }
 }
 
 pub fn sync_dir(dir: &Path) -> Result<(), ServerError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| ServerError::io(dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| ServerError::io(dir, e))
 }

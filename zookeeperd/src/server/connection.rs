@@ -19,8 +19,8 @@ use tracing::Instrument;
 
 /// Four-letter words ZooKeeper 3.8 knows.
 pub const FOUR_LETTER_WORDS: &[&str] = &[
-    "ruok", "stat", "srvr", "conf", "cons", "crst", "dump", "envi", "gtmk", "stmk", "srst", "wchs",
-    "wchc", "wchp", "mntr", "isro", "hash", "dirs",
+    "ruok", "stat", "srvr", "conf", "cons", "crst", "dump", "envi", "gtmk", "stmk", "srst", "wchs", "wchc", "wchp",
+    "mntr", "isro", "hash", "dirs",
 ];
 
 /// Outbound queue depth per connection before a non-reading client is cut.
@@ -60,11 +60,7 @@ enum ConnError {
 }
 
 /// Read until one whole frame is buffered; returns its payload.
-async fn read_frame(
-    socket: &mut TcpStream,
-    buf: &mut BytesMut,
-    max: usize,
-) -> Result<Option<BytesMut>, ConnError> {
+async fn read_frame(socket: &mut TcpStream, buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, ConnError> {
     loop {
         if let Some(f) = take_frame(buf, max)? {
             return Ok(Some(f));
@@ -110,7 +106,7 @@ async fn run(
     }
     if let Ok(word) = std::str::from_utf8(&buf[..4]) {
         if FOUR_LETTER_WORDS.contains(&word) {
-            let text = four_letter(word, config, core).await;
+            let text = four_letter(word, remote, config, core).await;
             socket.write_all(text.as_bytes()).await?;
             socket.shutdown().await?;
             return Ok(());
@@ -121,14 +117,7 @@ async fn run(
     };
     let req = ConnectRequest::decode(&first)?;
     let (tx, mut rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
-    core.send(CoreMsg::Connect {
-        conn,
-        remote,
-        tx,
-        req,
-    })
-    .await
-    .map_err(|_| ConnError::Shutdown)?;
+    core.send(CoreMsg::Connect { conn, remote, tx, req }).await.map_err(|_| ConnError::Shutdown)?;
     let mut out = BytesMut::with_capacity(8192);
     loop {
         // Frames already buffered go to the core before reading more.
@@ -136,17 +125,8 @@ async fn run(
             let received = Instant::now();
             let (header, body) = decode_request(&frame)?;
             let msg = match body {
-                Ok(req) => CoreMsg::Request {
-                    conn,
-                    xid: header.xid,
-                    opcode: header.opcode,
-                    req,
-                    received,
-                },
-                Err(DecodeError::UnknownOpcode(_)) => CoreMsg::Unimplemented {
-                    conn,
-                    xid: header.xid,
-                },
+                Ok(req) => CoreMsg::Request { conn, xid: header.xid, opcode: header.opcode, req, received },
+                Err(DecodeError::UnknownOpcode(_)) => CoreMsg::Unimplemented { conn, xid: header.xid },
                 Err(e) => return Err(e.into()),
             };
             core.send(msg).await.map_err(|_| ConnError::Shutdown)?;
@@ -191,7 +171,7 @@ async fn run(
     }
 }
 
-async fn four_letter(word: &str, config: &ZkConfig, core: &mpsc::Sender<CoreMsg>) -> String {
+async fn four_letter(word: &str, remote: SocketAddr, config: &ZkConfig, core: &mpsc::Sender<CoreMsg>) -> String {
     if !config.four_letter_allowed(word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
     }
@@ -199,14 +179,7 @@ async fn four_letter(word: &str, config: &ZkConfig, core: &mpsc::Sender<CoreMsg>
         return "imok".into();
     }
     let (reply, rx) = oneshot::channel();
-    if core
-        .send(CoreMsg::FourLetter {
-            cmd: word.to_string(),
-            reply,
-        })
-        .await
-        .is_err()
-    {
+    if core.send(CoreMsg::FourLetter { cmd: word.to_string(), remote: Some(remote), reply }).await.is_err() {
         return String::new();
     }
     rx.await.unwrap_or_default()
@@ -219,15 +192,9 @@ mod tests {
     #[test]
     fn frame_length_checked_before_reserving() {
         let mut b = BytesMut::from(&[0x7f, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(
-            take_frame(&mut b, 0xfffff),
-            Err(ConnError::BadLength(_))
-        ));
+        assert!(matches!(take_frame(&mut b, 0xfffff), Err(ConnError::BadLength(_))));
         let mut b = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(
-            take_frame(&mut b, 0xfffff),
-            Err(ConnError::BadLength(-1))
-        ));
+        assert!(matches!(take_frame(&mut b, 0xfffff), Err(ConnError::BadLength(-1))));
         let mut b = BytesMut::from(&[0, 0, 0, 2, 1][..]);
         assert!(take_frame(&mut b, 0xfffff).unwrap().is_none());
         b.extend_from_slice(&[2]);

@@ -11,9 +11,8 @@ use super::stats::ServerStats;
 use super::{ConnInfo, CoreMsg, Outbound};
 use crate::config::ZkConfig;
 use crate::error::{ServerError, ZkError};
-use crate::jute::records::{
-    keeper_state, xid, ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent,
-};
+use crate::jute::records::{keeper_state, xid, ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent};
+use crate::jute::request::Request;
 use crate::jute::response::Response;
 use crate::jute::{encode_framed, Encode};
 use crate::ops::{self, Ctx, Outcome, ReplyKind, Settings};
@@ -29,10 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// One frame waiting for durability.
@@ -68,10 +64,7 @@ impl Core {
         for (id, timeout) in tree.sessions() {
             sessions.add(*id, *timeout, None, now);
         }
-        let settings = Settings {
-            extended_types: config.extended_types,
-            super_digest: config.super_digest.clone(),
-        };
+        let settings = Settings { extended_types: config.extended_types, super_digest: config.super_digest.clone() };
         let durable_zxid = tree.last_zxid();
         // Standalone ZooKeeper uses server id 1 in session ids.
         let server_id = config.my_id.unwrap_or(1);
@@ -140,31 +133,16 @@ impl Core {
 
     fn handle(&mut self, msg: CoreMsg) {
         match msg {
-            CoreMsg::Connect {
-                conn,
-                remote,
-                tx,
-                req,
-            } => self.connect(conn, remote, tx, req),
-            CoreMsg::Request {
-                conn,
-                xid,
-                opcode,
-                req,
-                received,
-            } => self.request(conn, xid, opcode, req, received),
+            CoreMsg::Connect { conn, remote, tx, req } => self.connect(conn, remote, tx, req),
+            CoreMsg::Request { conn, xid, opcode, req, received } => self.request(conn, xid, opcode, req, received),
             CoreMsg::Unimplemented { conn, xid } => {
-                let frame = encode_framed(&[&ReplyHeader {
-                    xid,
-                    zxid: -1,
-                    err: ZkError::Unimplemented.code(),
-                }]);
+                let frame = encode_framed(&[&ReplyHeader { xid, zxid: -1, err: ZkError::Unimplemented.code() }]);
                 self.send(conn, Outbound::Frame(frame));
                 self.send(conn, Outbound::Close);
             }
             CoreMsg::Disconnected { conn } => self.disconnected(conn),
-            CoreMsg::FourLetter { cmd, reply } => {
-                let _ = reply.send(crate::fourlw::render(&cmd, self));
+            CoreMsg::FourLetter { cmd, remote, reply } => {
+                let _ = reply.send(crate::fourlw::render(&cmd, remote, self));
             }
             CoreMsg::Admin { cmd, reply } => {
                 let _ = reply.send(crate::admin::command_json(&cmd, self));
@@ -203,32 +181,18 @@ impl Core {
     fn on_durable(&mut self, zxid: i64) {
         self.durable_zxid = self.durable_zxid.max(zxid);
         self.stats.fsyncs += 1;
-        while self
-            .held
-            .front()
-            .is_some_and(|h| h.zxid <= self.durable_zxid)
-        {
+        while self.held.front().is_some_and(|h| h.zxid <= self.durable_zxid) {
             if let Some(h) = self.held.pop_front() {
                 self.deliver(h.conn, h.msg);
             }
         }
     }
 
-    fn reply(
-        &mut self,
-        conn: ConnId,
-        xid: i32,
-        result: Result<Response, ZkError>,
-        received: Option<Instant>,
-    ) {
+    fn reply(&mut self, conn: ConnId, xid: i32, result: Result<Response, ZkError>, received: Option<Instant>) {
         let zxid = self.tree.last_zxid();
         let frame = match &result {
             Ok(body) => encode_framed(&[&ReplyHeader { xid, zxid, err: 0 }, body]),
-            Err(e) => encode_framed(&[&ReplyHeader {
-                xid,
-                zxid,
-                err: e.code(),
-            }]),
+            Err(e) => encode_framed(&[&ReplyHeader { xid, zxid, err: e.code() }]),
         };
         if let Some(t) = received {
             self.stats.record_latency(t.elapsed().as_micros() as u64);
@@ -238,32 +202,15 @@ impl Core {
 
     fn notify(&mut self, events: Vec<Notification>) {
         for n in events {
-            let ev = WatcherEvent {
-                event_type: n.event_type,
-                state: keeper_state::SYNC_CONNECTED,
-                path: n.path,
-            };
-            let frame = encode_framed(&[
-                &ReplyHeader {
-                    xid: xid::NOTIFICATION,
-                    zxid: -1,
-                    err: 0,
-                },
-                &ev,
-            ]);
+            let ev = WatcherEvent { event_type: n.event_type, state: keeper_state::SYNC_CONNECTED, path: n.path };
+            let frame = encode_framed(&[&ReplyHeader { xid: xid::NOTIFICATION, zxid: -1, err: 0 }, &ev]);
             self.send(n.conn, Outbound::Frame(frame));
         }
     }
 
     /// Log and apply one txn; fire its watches. Returns the apply result.
     fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
-        let entry = TxnEntry {
-            zxid: self.tree.last_zxid() + 1,
-            time: now_ms(),
-            session_id,
-            cxid,
-            txn,
-        };
+        let entry = TxnEntry { zxid: self.tree.last_zxid() + 1, time: now_ms(), session_id, cxid, txn };
         let mut buf = BytesMut::with_capacity(64);
         entry.encode(&mut buf);
         self.batch.push(buf);
@@ -278,9 +225,9 @@ impl Core {
             let conns = &self.conns;
             let mut i = from;
             while i < events.len() {
-                let allowed = conns.get(&events[i].conn).is_some_and(|c| {
-                    crate::acl::check(&acl, crate::jute::records::perms::READ, &c.auth).is_ok()
-                });
+                let allowed = conns
+                    .get(&events[i].conn)
+                    .is_some_and(|c| crate::acl::check(&acl, crate::jute::records::perms::READ, &c.auth).is_ok());
                 if allowed {
                     i += 1;
                 } else {
@@ -304,27 +251,16 @@ impl Core {
         if self.txns_since_snapshot >= self.config.snap_count.max(1) {
             self.txns_since_snapshot = 0;
             let bytes = crate::tree::snapshot::encode(&self.tree);
-            let _ = self.log.send(LogCmd::Snapshot {
-                zxid: last_zxid,
-                bytes,
-            });
+            let _ = self.log.send(LogCmd::Snapshot { zxid: last_zxid, bytes });
             // With autopurge on, also trim right after each snapshot (not
             // only every purgeInterval hours) so disk use stays bounded.
             if self.config.purge_interval > 0 {
-                let _ = self.log.send(LogCmd::Purge {
-                    retain: self.config.snap_retain_count,
-                });
+                let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
             }
         }
     }
 
-    fn connect(
-        &mut self,
-        conn: ConnId,
-        remote: SocketAddr,
-        tx: mpsc::Sender<Outbound>,
-        req: ConnectRequest,
-    ) {
+    fn connect(&mut self, conn: ConnId, remote: SocketAddr, tx: mpsc::Sender<Outbound>, req: ConnectRequest) {
         let auth = vec![Id::new("ip", &remote.ip().to_string())];
         self.conns.insert(conn, ConnInfo::new(tx, remote, auth));
         self.stats.packets_received += 1;
@@ -339,10 +275,8 @@ impl Core {
             self.send(conn, Outbound::Close);
             return;
         }
-        let timeout = (req.timeout.max(0) as u32).clamp(
-            self.config.min_session_timeout,
-            self.config.max_session_timeout,
-        ) as i32;
+        let timeout =
+            (req.timeout.max(0) as u32).clamp(self.config.min_session_timeout, self.config.max_session_timeout) as i32;
         let now = Instant::now();
         let read_only = req.read_only.map(|_| false);
         let session_id = if req.session_id == 0 {
@@ -350,56 +284,40 @@ impl Core {
             self.next_session_id += 1;
             let _ = self.commit(id, 0, Txn::CreateSession { timeout });
             self.sessions.add(id, timeout, Some(conn), now);
-            tracing::info!(
-                conn,
-                session = format_args!("0x{id:x}"),
-                timeout,
-                "session established"
-            );
+            tracing::info!(conn, session = format_args!("0x{id:x}"), timeout, "session established");
             id
         } else {
             let id = req.session_id;
+            // Like ZooKeeper, drop the session's current connection before
+            // checking the password.
+            let old = self.sessions.get(id).and_then(|s| s.conn);
+            if let Some(old) = old.filter(|o| *o != conn) {
+                self.send(old, Outbound::Close);
+            }
             let valid = self.tree.sessions().contains_key(&id)
                 && req.passwd == password(id)
                 && self.sessions.get(id).is_some_and(|s| !s.closing);
             if !valid {
-                tracing::info!(
-                    conn,
-                    session = format_args!("0x{id:x}"),
-                    "invalid or expired session"
-                );
+                tracing::info!(conn, session = format_args!("0x{id:x}"), "invalid or expired session");
                 let resp = ConnectResponse::expired(read_only);
                 self.send(conn, Outbound::Frame(encode_framed(&[&resp])));
                 self.send(conn, Outbound::Close);
                 return;
-            }
-            let old = self.sessions.get(id).and_then(|s| s.conn);
-            if let Some(old) = old.filter(|o| *o != conn) {
-                self.send(old, Outbound::Close);
             }
             if let Some(s) = self.sessions.get_mut(id) {
                 s.conn = Some(conn);
                 s.timeout = Duration::from_millis(timeout as u64);
             }
             self.sessions.touch(id, now);
-            tracing::info!(
-                conn,
-                session = format_args!("0x{id:x}"),
-                "session re-established"
-            );
+            tracing::info!(conn, session = format_args!("0x{id:x}"), "session re-established");
             id
         };
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session_id = session_id;
             c.timeout = timeout;
         }
-        let resp = ConnectResponse {
-            protocol_version: 0,
-            timeout,
-            session_id,
-            passwd: password(session_id),
-            read_only,
-        };
+        let resp =
+            ConnectResponse { protocol_version: 0, timeout, session_id, passwd: password(session_id), read_only };
         self.send(conn, Outbound::Frame(encode_framed(&[&resp])));
     }
 
@@ -414,16 +332,17 @@ impl Core {
         }
     }
 
-    fn request(
-        &mut self,
-        conn: ConnId,
-        xid: i32,
-        opcode: i32,
-        req: crate::jute::request::Request,
-        received: Instant,
-    ) {
+    fn request(&mut self, conn: ConnId, xid: i32, opcode: i32, req: Request, received: Instant) {
         let _ = opcode;
         self.stats.packets_received += 1;
+        if let Some(p) = req.path() {
+            let bytes = match &req {
+                Request::Create { req: c, .. } => c.data.as_ref().map_or(0, |d| d.len()),
+                Request::SetData { data, .. } => data.as_ref().map_or(0, |d| d.len()),
+                _ => 0,
+            };
+            self.stats.record_namespace(p, req.is_write(), (p.len() + bytes) as u64);
+        }
         let Some(info) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -458,11 +377,7 @@ impl Core {
         match outcome {
             // Auth replies carry zxid 0.
             Outcome::Reply(Ok(Response::Empty)) if xid == xid::AUTH => {
-                let frame = encode_framed(&[&ReplyHeader {
-                    xid,
-                    zxid: 0,
-                    err: 0,
-                }]);
+                let frame = encode_framed(&[&ReplyHeader { xid, zxid: 0, err: 0 }]);
                 self.send(conn, Outbound::Frame(frame));
             }
             Outcome::Reply(r) => self.reply(conn, xid, r, Some(received)),
@@ -471,11 +386,7 @@ impl Core {
                 self.send(conn, Outbound::Close);
             }
             Outcome::AuthFailed => {
-                let frame = encode_framed(&[&ReplyHeader {
-                    xid: xid::AUTH,
-                    zxid: 0,
-                    err: ZkError::AuthFailed.code(),
-                }]);
+                let frame = encode_framed(&[&ReplyHeader { xid: xid::AUTH, zxid: 0, err: ZkError::AuthFailed.code() }]);
                 self.send(conn, Outbound::Frame(frame));
                 self.send(conn, Outbound::Close);
             }
@@ -486,11 +397,7 @@ impl Core {
                 self.reply(conn, xid, r, Some(received));
                 if close {
                     self.sessions.remove(session_id);
-                    tracing::info!(
-                        conn,
-                        session = format_args!("0x{session_id:x}"),
-                        "session closed by client"
-                    );
+                    tracing::info!(conn, session = format_args!("0x{session_id:x}"), "session closed by client");
                     self.send(conn, Outbound::Close);
                 }
             }
@@ -500,10 +407,7 @@ impl Core {
     fn on_tick(&mut self) {
         let now = Instant::now();
         for id in self.sessions.take_expired(now) {
-            tracing::info!(
-                session = format_args!("0x{id:x}"),
-                "expiring session: timeout exceeded"
-            );
+            tracing::info!(session = format_args!("0x{id:x}"), "expiring session: timeout exceeded");
             let _ = self.commit(id, 0, Txn::CloseSession);
             if let Some(s) = self.sessions.remove(id) {
                 if let Some(c) = s.conn {
@@ -518,9 +422,7 @@ impl Core {
         let purge_every = Duration::from_secs(self.config.purge_interval as u64 * 3600);
         if self.config.purge_interval > 0 && now.duration_since(self.last_purge) >= purge_every {
             self.last_purge = now;
-            let _ = self.log.send(LogCmd::Purge {
-                retain: self.config.snap_retain_count,
-            });
+            let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
         }
     }
 
@@ -545,12 +447,7 @@ impl Core {
         }
         let super_id = [Id::new("super", "")];
         for p in doomed {
-            let txn = crate::ops::data::prepare_delete(
-                &mut crate::ops::view::Direct(&self.tree),
-                &super_id,
-                &p,
-                -1,
-            );
+            let txn = crate::ops::data::prepare_delete(&mut crate::ops::view::Direct(&self.tree), &super_id, &p, -1);
             if let Ok(txn) = txn {
                 tracing::debug!(path = %p, "reaping container/TTL node");
                 let _ = self.commit(0, 0, txn);

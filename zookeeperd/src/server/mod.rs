@@ -43,8 +43,10 @@ pub enum CoreMsg {
     Disconnected {
         conn: ConnId,
     },
+    /// `remote` is the asking connection, which ZooKeeper lists too.
     FourLetter {
         cmd: String,
+        remote: Option<SocketAddr>,
         reply: oneshot::Sender<String>,
     },
     Admin {
@@ -103,10 +105,7 @@ impl IpLimits {
             return None;
         }
         *c += 1;
-        Some(IpGuard {
-            limits: self.clone(),
-            ip,
-        })
+        Some(IpGuard { limits: self.clone(), ip })
     }
 }
 
@@ -184,21 +183,12 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
         elapsed_ms = t0.elapsed().as_millis() as u64,
         "data tree recovered"
     );
-    let (log, durable_rx, writer) =
-        crate::persist::spawn_writer(rec.writer, snap_dir, log_dir, config.force_sync);
-    let ip = config
-        .client_port_address
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let (log, durable_rx, writer) = crate::persist::spawn_writer(rec.writer, snap_dir, log_dir, config.force_sync);
+    let ip = config.client_port_address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let addr = SocketAddr::new(ip, config.client_port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
-    let client_addr = listener
-        .local_addr()
-        .map_err(|e| ServerError::io("client socket", e))?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_string(), source })?;
+    let client_addr = listener.local_addr().map_err(|e| ServerError::io("client socket", e))?;
     let (shutdown, signal) = shared::shutdown::Shutdown::new();
     let (core_tx, core_rx) = mpsc::channel::<CoreMsg>(8192);
     let admin_addr = if config.admin_enabled {
@@ -210,13 +200,7 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
     let core = tokio::spawn(core.run(core_rx, durable_rx, signal.clone()));
     tokio::spawn(accept_loop(listener, config.clone(), core_tx, signal));
     tracing::info!(%client_addr, admin = ?admin_addr, "zookeeperd serving (standalone)");
-    Ok(Running {
-        client_addr,
-        admin_addr,
-        shutdown,
-        core,
-        writer,
-    })
+    Ok(Running { client_addr, admin_addr, shutdown, core, writer })
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);

@@ -50,15 +50,7 @@ pub struct SessionTracker {
 impl SessionTracker {
     pub fn add(&mut self, id: i64, timeout_ms: i32, conn: Option<ConnId>, now: Instant) {
         let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
-        self.sessions.insert(
-            id,
-            SessionState {
-                timeout,
-                expires_at: now + timeout,
-                conn,
-                closing: false,
-            },
-        );
+        self.sessions.insert(id, SessionState { timeout, expires_at: now + timeout, conn, closing: false });
     }
 
     pub fn get(&self, id: i64) -> Option<&SessionState> {
@@ -116,9 +108,7 @@ mod tests {
     #[test]
     fn password_is_java_random() {
         // From Java: new Random(0x0123456789abcdefL ^ 0xB3415C00L).nextBytes(new byte[16])
-        let want: [u8; 16] = [
-            247, 205, 27, 139, 63, 148, 108, 71, 116, 37, 212, 27, 227, 246, 103, 198,
-        ];
+        let want: [u8; 16] = [247, 205, 27, 139, 63, 148, 108, 71, 116, 37, 212, 27, 227, 246, 103, 198];
         assert_eq!(password(0x0123_4567_89ab_cdef), want);
         assert_ne!(password(42), password(43));
     }

@@ -14,6 +14,26 @@ pub struct ServerStats {
     pub outstanding: u64,
     pub fsyncs: u64,
     pub latency: hdrhistogram::Histogram<u64>,
+    /// Top-level namespace -> (reads, writes), as mntr's *_per_namespace.
+    pub per_namespace: std::collections::BTreeMap<String, (Summary, Summary)>,
+}
+
+/// count/min/max/sum of a value, as ZooKeeper's basic summaries.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
+    pub total: u64,
+}
+
+impl Summary {
+    pub fn add(&mut self, v: u64) {
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.count += 1;
+        self.total += v;
+    }
 }
 
 impl Default for ServerStats {
@@ -28,8 +48,8 @@ impl Default for ServerStats {
             latency_count: 0,
             outstanding: 0,
             fsyncs: 0,
-            latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 2)
-                .expect("histogram bounds"),
+            latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 2).expect("histogram bounds"),
+            per_namespace: Default::default(),
         }
     }
 }
@@ -55,12 +75,23 @@ impl ServerStats {
         )
     }
 
+    /// Note a read or write of `bytes` under `path`'s first component.
+    pub fn record_namespace(&mut self, path: &str, write: bool, bytes: u64) {
+        let ns = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        if ns.is_empty() || self.per_namespace.len() > 1024 && !self.per_namespace.contains_key(ns) {
+            return;
+        }
+        let e = self.per_namespace.entry(ns.to_string()).or_default();
+        if write {
+            e.1.add(bytes)
+        } else {
+            e.0.add(bytes)
+        }
+    }
+
     pub fn reset(&mut self) {
         let started = self.started;
-        *self = ServerStats {
-            started,
-            ..Default::default()
-        };
+        *self = ServerStats { started, ..Default::default() };
     }
 
     pub fn reset_latency(&mut self) {

@@ -134,22 +134,20 @@ impl DataTree {
             approximate_data_size: 0,
         };
         let open = t.intern_acl(Acl::open_unsafe());
-        let mk = |children: &[&str], acl: Arc<[Acl]>, data: Option<Box<[u8]>>| Node {
-            data,
+        // Built-in nodes hold empty (not null) data.
+        let mk = |children: &[&str], acl: Arc<[Acl]>, _: Option<Box<[u8]>>| Node {
+            data: Some(Box::default()),
             acl,
             stat: StatPersisted::default(),
             children: children.iter().map(|c| Box::<str>::from(*c)).collect(),
         };
-        t.nodes
-            .insert("/".into(), mk(&["zookeeper"], open.clone(), None));
-        t.nodes.insert(
-            ZOOKEEPER_PATH.into(),
-            mk(&["config", "quota"], open.clone(), None),
-        );
-        t.nodes
-            .insert(QUOTA_PATH.into(), mk(&[], open.clone(), None));
+        t.nodes.insert("/".into(), mk(&["zookeeper"], open.clone(), None));
+        t.nodes.insert(ZOOKEEPER_PATH.into(), mk(&["config", "quota"], open.clone(), None));
+        t.nodes.insert(QUOTA_PATH.into(), mk(&[], open.clone(), None));
         let read = t.intern_acl(Acl::read_unsafe());
-        t.nodes.insert(CONFIG_PATH.into(), mk(&[], read, None));
+        let mut config = mk(&[], read, None);
+        config.stat.aversion = -1;
+        t.nodes.insert(CONFIG_PATH.into(), config);
         t.recompute_data_size();
         t
     }
@@ -167,8 +165,10 @@ impl DataTree {
         a
     }
 
+    /// Look a node up. "" is the root too: ZooKeeper's node map holds the
+    /// root under both "" and "/", and reads of "" see it.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     pub fn contains(&self, path: &str) -> bool {
@@ -239,11 +239,8 @@ impl DataTree {
     }
 
     fn recompute_data_size(&mut self) {
-        self.approximate_data_size = self
-            .nodes
-            .iter()
-            .map(|(p, n)| p.len() as i64 + n.data.as_ref().map_or(0, |d| d.len() as i64))
-            .sum();
+        self.approximate_data_size =
+            self.nodes.iter().map(|(p, n)| p.len() as i64 + n.data.as_ref().map_or(0, |d| d.len() as i64)).sum();
     }
 
     /// Apply one logged transaction. Deterministic: depends only on the
@@ -255,59 +252,31 @@ impl DataTree {
         self.apply_txn(e, &e.txn, triggers)
     }
 
-    fn apply_txn(
-        &mut self,
-        e: &TxnEntry,
-        txn: &Txn,
-        triggers: &mut Vec<Trigger>,
-    ) -> Result<Applied, ZkError> {
+    fn apply_txn(&mut self, e: &TxnEntry, txn: &Txn, triggers: &mut Vec<Trigger>) -> Result<Applied, ZkError> {
         match txn {
             Txn::CreateSession { timeout } => {
                 self.sessions.insert(e.session_id, *timeout);
                 Ok(Applied::SessionCreated)
             }
             Txn::CloseSession => {
-                let paths: Vec<String> = self
-                    .ephemerals
-                    .get(&e.session_id)
-                    .map(|s| s.iter().cloned().collect())
-                    .unwrap_or_default();
+                let paths: Vec<String> =
+                    self.ephemerals.get(&e.session_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
                 for p in paths {
                     let _ = self.delete_node(&p, e.zxid, triggers);
                 }
                 self.sessions.remove(&e.session_id);
                 Ok(Applied::SessionClosed)
             }
-            Txn::Create {
-                path,
-                data,
-                acl,
-                ephemeral_owner,
-                parent_cversion,
-            } => {
-                let stat = self.create_node(
-                    path,
-                    data.clone(),
-                    acl.clone(),
-                    *ephemeral_owner,
-                    *parent_cversion,
-                    e,
-                    triggers,
-                )?;
-                Ok(Applied::Created {
-                    path: path.clone(),
-                    stat,
-                })
+            Txn::Create { path, data, acl, ephemeral_owner, parent_cversion } => {
+                let stat =
+                    self.create_node(path, data.clone(), acl.clone(), *ephemeral_owner, *parent_cversion, e, triggers)?;
+                Ok(Applied::Created { path: path.clone(), stat })
             }
             Txn::Delete { path } => {
                 self.delete_node(path, e.zxid, triggers)?;
                 Ok(Applied::Deleted)
             }
-            Txn::SetData {
-                path,
-                data,
-                version,
-            } => {
+            Txn::SetData { path, data, version } => {
                 let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
                 let old = node.data.as_ref().map_or(0, |d| d.len() as i64);
                 node.data = data.as_ref().map(|d| d.clone().into_boxed_slice());
@@ -386,10 +355,7 @@ impl DataTree {
         let stat = node.stat();
         match node.kind() {
             NodeKind::Ephemeral(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_string());
+                self.ephemerals.entry(s).or_default().insert(path.to_string());
             }
             NodeKind::Container => {
                 self.containers.insert(path.to_string());
@@ -406,12 +372,7 @@ impl DataTree {
         Ok(stat)
     }
 
-    fn delete_node(
-        &mut self,
-        path: &str,
-        zxid: i64,
-        triggers: &mut Vec<Trigger>,
-    ) -> Result<(), ZkError> {
+    fn delete_node(&mut self, path: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), ZkError> {
         if path == "/" {
             return Err(ZkError::BadArguments);
         }
@@ -421,8 +382,7 @@ impl DataTree {
             Some(_) => {}
         }
         let node = self.nodes.remove(path).ok_or(ZkError::NoNode)?;
-        self.approximate_data_size -=
-            path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
+        self.approximate_data_size -= path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
         let parent_path = parent_of(path).to_string();
         let mut parent_acl = node.acl.clone();
         if let Some(parent) = self.nodes.get_mut(&parent_path) {

@@ -83,15 +83,7 @@ pub fn decode(buf: &[u8]) -> Result<DataTree, DecodeError> {
             pzxid: r.read_long()?,
         };
         let acl = tree.intern_acl(acl);
-        pending.push((
-            path,
-            Node {
-                data,
-                acl,
-                stat,
-                children: Default::default(),
-            },
-        ));
+        pending.push((path, Node { data, acl, stat, children: Default::default() }));
     }
     // Children sets are derived, not stored.
     let mut children: Vec<(String, Box<str>)> = Vec::new();
