@@ -6,16 +6,13 @@ pub mod zkraw;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A port nothing is bound to right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind 127.0.0.1:0")
 }
 
 /// The workspace's built binary `name`: `$NAME_BIN` (upper-cased) if set,
@@ -26,18 +23,13 @@ pub fn binary(name: &str) -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("current_exe");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile dir");
+    // target/<profile>/deps/<test> or target/<profile>/<bin> -> target/<profile>/<name>
+    let mut profile_dir = exe.parent().expect("exe dir");
+    if profile_dir.file_name().is_some_and(|n| n == "deps") {
+        profile_dir = profile_dir.parent().expect("target profile dir");
+    }
     let p = profile_dir.join(name);
-    assert!(
-        p.exists(),
-        "{} not built at {} (run `cargo build --bins` first or set {var})",
-        name,
-        p.display()
-    );
+    assert!(p.exists(), "{} not built at {} (run `cargo build --bins` first or set {var})", name, p.display());
     p
 }
 
@@ -48,10 +40,7 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -82,10 +71,7 @@ impl ZkServer {
             child: None,
             port: free_port(),
             dir,
-            extra: extra
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         };
         s.spawn();
         s
@@ -139,13 +125,8 @@ impl ZkServer {
     /// SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status();
-        let status = wait_for("zookeeperd to exit", Duration::from_secs(20), || {
-            c.try_wait().ok().flatten()
-        });
+        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let status = wait_for("zookeeperd to exit", Duration::from_secs(20), || c.try_wait().ok().flatten());
         Some(status)
     }
 

@@ -33,12 +33,7 @@ pub fn write_frame(s: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
 
 impl RawSession {
     /// Open a new session (`session_id` 0) or re-attach to one.
-    pub fn connect(
-        addr: &str,
-        timeout_ms: i32,
-        session_id: i64,
-        passwd: &[u8],
-    ) -> std::io::Result<RawSession> {
+    pub fn connect(addr: &str, timeout_ms: i32, session_id: i64, passwd: &[u8]) -> std::io::Result<RawSession> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let req = ConnectRequest {
@@ -61,13 +56,7 @@ impl RawSession {
             passwd: r.read_buffer().map_err(io)?.unwrap_or_default(),
             read_only: None,
         };
-        Ok(RawSession {
-            stream,
-            session_id: parsed.session_id,
-            passwd: parsed.passwd,
-            timeout: parsed.timeout,
-            xid: 0,
-        })
+        Ok(RawSession { stream, session_id: parsed.session_id, passwd: parsed.passwd, timeout: parsed.timeout, xid: 0 })
     }
 
     /// Send one request and return (reply header, body), skipping
@@ -75,11 +64,7 @@ impl RawSession {
     pub fn call(&mut self, opcode: i32, body: &[u8]) -> std::io::Result<(ReplyHeader, Vec<u8>)> {
         self.xid += 1;
         let mut b = BytesMut::new();
-        RequestHeader {
-            xid: self.xid,
-            opcode,
-        }
-        .encode(&mut b);
+        RequestHeader { xid: self.xid, opcode }.encode(&mut b);
         b.extend_from_slice(body);
         write_frame(&mut self.stream, &b)?;
         loop {
