@@ -99,6 +99,18 @@ def require_zookeeperd():
     pytest.fail(msg, pytrace=False)
 
 
+def _die_with_parent():
+    """preexec_fn: SIGKILL the server if the pytest process dies (e.g. killed
+    by a CI timeout) so no orphan servers are left behind (Linux only)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -110,8 +122,6 @@ def four_letter(host, port, cmd, timeout=5.0):
     """Send a four-letter word and return the whole reply as str."""
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(cmd.encode() if isinstance(cmd, str) else cmd)
-        with contextlib.suppress(OSError):
-            s.shutdown(socket.SHUT_WR)
         chunks = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -190,7 +200,7 @@ class ZkServer:
             return jvm
         return [str(zookeeperd_bin()), str(self.cfg_path)]
 
-    def start(self, timeout=40.0):
+    def start(self, timeout=30.0):
         self.write_cfg()
         self._log = open(self.log_path, "ab")
         self._log.write(("\n===== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
@@ -199,7 +209,8 @@ class ZkServer:
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL,
                                      cwd=str(self.dir),
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         self.starts += 1
         self.wait_ready(timeout)
         return self
@@ -215,13 +226,27 @@ class ZkServer:
         try:
             r = four_letter(self.host, self.port, "srvr", timeout=1.0)
         except OSError:
-            return False
+            return False  # not listening yet
         if "Mode:" in r or "Zxid:" in r:
             return True
-        # srvr not whitelisted: 4lw are answered => listener is up
-        return "not in the whitelist" in r
+        if "not currently serving" in r:
+            return False
+        if "not in the whitelist" in r:
+            return True  # srvr not whitelisted, but 4lw are answered
+        # fallbacks (e.g. a server without 4lw support): ruok, then a real
+        # session handshake closed right away
+        try:
+            if four_letter(self.host, self.port, "ruok", timeout=1.0) == "imok":
+                return True
+            import zkproto
+            c = zkproto.RawClient(self.host, self.port, sock_timeout=2.0)
+            ok = c.session_id != 0
+            c.close()
+            return ok
+        except Exception:  # noqa: BLE001
+            return False
 
-    def wait_ready(self, timeout=40.0):
+    def wait_ready(self, timeout=30.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -262,7 +287,7 @@ class ZkServer:
             self._log.close()
             self._log = None
 
-    def restart(self, timeout=40.0):
+    def restart(self, timeout=30.0):
         self.stop()
         return self.start(timeout)
 
@@ -280,6 +305,7 @@ class ServerPool:
 
     def __init__(self):
         self.cached = {}
+        self.failed = {}  # key -> message: don't retry a server that failed to start
         self.all = []
         self.lock = threading.Lock()
 
@@ -289,10 +315,16 @@ class ServerPool:
             require_zookeeperd()
         key = (kind, tuple(sorted((cfg or {}).items())))
         with self.lock:
+            if key in self.failed:
+                pytest.fail(self.failed[key], pytrace=False)
             srv = self.cached.get(key)
             if srv is not None and srv.alive():
                 return srv
-            srv = self.fresh(kind, cfg)
+            try:
+                srv = self.fresh(kind, cfg)
+            except pytest.fail.Exception as e:
+                self.failed[key] = str(e)
+                raise
             self.cached[key] = srv
             return srv
 

@@ -20,6 +20,14 @@ from kazoo.protocol.states import ZnodeStat, WatchedEvent
 from kazoo.security import ACL, Id
 
 
+def exc_label(e):
+    """Exception class name; raw-protocol errors carry their error code name."""
+    name = getattr(e, "name", None)
+    if isinstance(name, str) and type(e).__name__ == "ZkError":
+        return "ZkError:" + name
+    return type(e).__name__
+
+
 class Zxid:
     __slots__ = ("v",)
 
@@ -57,9 +65,18 @@ class Transcript:
         else:
             d = dict(st)
         eo = d["ephemeralOwner"]
-        times = "ok" if (self._time_ok(d["ctime"]) and self._time_ok(d["mtime"])
-                         and d["mtime"] >= d["ctime"]) else \
-            "BAD(ctime=%d,mtime=%d)" % (d["ctime"], d["mtime"])
+        ct, mt = d["ctime"], d["mtime"]
+        if ct == 0 and mt == 0:
+            times = "zero"  # e.g. /zookeeper, /zookeeper/quota
+        elif ct == 0:
+            times = "ctime=0,mtime=" + ("ok" if self._time_ok(mt) else "BAD")
+        elif self._time_ok(ct) and self._time_ok(mt) and mt >= ct:
+            times = "ok"
+        else:
+            times = "BAD(ctime=%s,mtime=%s)" % ("ok" if self._time_ok(ct) else "out-of-range",
+                                                "ok" if self._time_ok(mt) else "out-of-range")
+            if self._time_ok(ct) and self._time_ok(mt):
+                times = "BAD(mtime<ctime)"
         return dict(
             czxid=Zxid(d["czxid"]), mzxid=Zxid(d["mzxid"]), pzxid=Zxid(d["pzxid"]),
             times=times,
@@ -80,7 +97,7 @@ class Transcript:
         if isinstance(v, Id):
             return ("id", v.scheme, v.id)
         if isinstance(v, BaseException):
-            return ("exc", type(v).__name__)
+            return ("exc", exc_label(v))
         if isinstance(v, bytes):
             return v if len(v) <= 64 else ("bytes", len(v), v[:16], v[-16:])
         if isinstance(v, tuple):
@@ -98,7 +115,7 @@ class Transcript:
         try:
             res = fn(*args, **kw)
         except Exception as e:  # noqa: BLE001 - recorded
-            self.steps.append((label, "raise", type(e).__name__))
+            self.steps.append((label, "raise", exc_label(e)))
             return e
         self.steps.append((label, "ok", self.norm(res)))
         return res

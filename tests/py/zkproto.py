@@ -218,12 +218,27 @@ def parse_connect_response(data):
     return resp
 
 
-def wait_closed(sock, timeout=5.0):
+def _complete_frames(data):
+    n, off = 0, 0
+    while off + 4 <= len(data):
+        (ln,) = struct.unpack_from(">i", data, off)
+        if ln < 0 or off + 4 + ln > len(data):
+            break
+        off += 4 + ln
+        n += 1
+    return n
+
+
+def wait_closed(sock, timeout=5.0, until_frames=None):
     """Return 'closed' if the peer closes (EOF/RST) within timeout, 'open'
-    otherwise.  Any bytes received meanwhile are returned too."""
+    otherwise.  Any bytes received meanwhile are returned too.  With
+    until_frames, return ('open', data) as soon as that many complete frames
+    arrived."""
     deadline = time.monotonic() + timeout
     got = b""
     while True:
+        if until_frames is not None and _complete_frames(got) >= until_frames:
+            return "open", got
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return "open", got
@@ -411,6 +426,18 @@ class RawClient:
     def sync(self, path):
         _h, r = self.call("sync", ustr(path))
         return r.ustr()
+
+    def set_watches(self, relative_zxid, data=(), exist=(), child=(),
+                    persistent=None, persistent_recursive=None):
+        """SetWatches (101) or, when persistent lists are given, SetWatches2
+        (105) -- what a client sends after reconnecting."""
+        body = i64(relative_zxid) + str_vec(list(data)) + str_vec(list(exist)) + \
+            str_vec(list(child))
+        op = "setWatches"
+        if persistent is not None or persistent_recursive is not None:
+            op = "setWatches2"
+            body += str_vec(list(persistent or [])) + str_vec(list(persistent_recursive or []))
+        return self.call(op, body, xid=SET_WATCHES_XID)
 
     def add_watch(self, path, mode):
         self.call("addWatch", ustr(path) + i32(mode))

@@ -290,13 +290,62 @@ fn wchp(core: &Core) -> String {
     s
 }
 
+/// Java's `Date.toString()` in UTC: `Tue Nov 24 01:55:40 UTC 2026`.
+fn java_date(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
+        WD[days.rem_euclid(7) as usize],
+        MON[(month - 1) as usize],
+        day,
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        year
+    )
+}
+
+/// Sessions grouped by expiry time rounded up to the next tick, as
+/// ZooKeeper's expiry queue buckets them.
+fn expiry_buckets(core: &Core) -> std::collections::BTreeMap<i64, Vec<(i64, Option<u64>)>> {
+    let now = std::time::Instant::now();
+    let now_ms = crate::server::core::now_ms();
+    let tick = core.config.tick_time as i64;
+    let mut buckets: std::collections::BTreeMap<i64, Vec<(i64, Option<u64>)>> = Default::default();
+    for (id, st) in core.sessions.iter() {
+        let left = st.expires_at.saturating_duration_since(now).as_millis() as i64;
+        let at = ((now_ms + left) / tick + 1) * tick;
+        buckets.entry(at).or_default().push((*id, st.conn));
+    }
+    for v in buckets.values_mut() {
+        v.sort();
+    }
+    buckets
+}
+
 fn dump(core: &Core) -> String {
     let mut s = String::from("SessionTracker dump:\n");
-    let mut ids: Vec<(i64, u128)> = core.sessions.iter().map(|(id, st)| (*id, st.timeout.as_millis())).collect();
-    ids.sort();
-    let _ = writeln!(s, "Session Sets ({})/({}):", ids.len(), ids.len());
-    for (id, _) in &ids {
-        let _ = writeln!(s, "0x{id:x}");
+    let buckets = expiry_buckets(core);
+    let _ = writeln!(s, "Session Sets ({})/({}):", buckets.len(), core.sessions.len());
+    for (at, ids) in &buckets {
+        let _ = writeln!(s, "{} expire at {}:", ids.len(), java_date(*at));
+        for (id, _) in ids {
+            let _ = writeln!(s, "\t0x{id:x}");
+        }
     }
     let _ = writeln!(s, "ephemeral nodes dump:");
     let mut eph: Vec<_> = core.tree.ephemerals().iter().collect();
@@ -309,6 +358,35 @@ fn dump(core: &Core) -> String {
         }
     }
     let _ = writeln!(s, "Connections dump:");
-    let _ = writeln!(s, "Connections Sets (0)/(0):");
+    let conns: Vec<_> = buckets
+        .iter()
+        .map(|(at, ids)| {
+            (
+                at,
+                ids.iter()
+                    .filter_map(|(id, c)| c.and_then(|c| core.conns.get(&c)).map(|ci| (*id, ci.remote)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let total: usize = conns.iter().map(|(_, v)| v.len()).sum();
+    let _ = writeln!(s, "Connections Sets ({})/({}):", conns.len(), total);
+    for (at, list) in conns {
+        let _ = writeln!(s, "{} expire at {}:", list.len(), java_date(*at));
+        for (id, remote) in list {
+            let _ = writeln!(s, "\tip: /{}:{} sessionId: 0x{id:x}", remote.ip(), remote.port());
+        }
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn java_date_format() {
+        // 2026-11-24T01:55:40Z was a Tuesday.
+        assert_eq!(super::java_date(1_795_485_340_000), "Tue Nov 24 01:55:40 UTC 2026");
+        assert_eq!(super::java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+    }
 }

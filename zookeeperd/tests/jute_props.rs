@@ -181,12 +181,12 @@ fn hostile_lengths_are_refused_before_allocating() {
     b.extend_from_slice(&0i64.to_be_bytes());
     b.extend_from_slice(&i32::MAX.to_be_bytes());
     let (_, body) = decode_request(&b).unwrap();
-    assert!(body.is_err());
+    assert_eq!(body, Ok(Request::Malformed { opcode: op::SET_WATCHES }));
     // A buffer claiming more than the frame holds.
     let mut b = BytesMut::new();
     RequestHeader { xid: 1, opcode: op::SET_DATA }.encode(&mut b);
     b.extend_from_slice(&1i32.to_be_bytes());
     b.extend_from_slice(b"/");
     b.extend_from_slice(&0x7fff_fff0i32.to_be_bytes());
-    assert!(decode_request(&b).unwrap().1.is_err());
+    assert_eq!(decode_request(&b).unwrap().1, Ok(Request::Malformed { opcode: op::SET_DATA }));
 }

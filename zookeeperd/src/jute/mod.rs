@@ -98,8 +98,9 @@ impl<'a> Reader<'a> {
         match self.read_len()? {
             None => Ok(None),
             Some(n) => {
+                // Java decodes bad UTF-8 to U+FFFD; path checks then refuse it.
                 let b = self.take(n)?;
-                String::from_utf8(b.to_vec()).map(Some).map_err(|_| DecodeError::BadUtf8)
+                Ok(Some(String::from_utf8_lossy(b).into_owned()))
             }
         }
     }

@@ -120,10 +120,12 @@ pub enum Request {
         read_only: bool,
         ops: Vec<MultiOp>,
     },
-    /// A multi whose ops could not be read (unknown or misplaced op type):
-    /// answered with MarshallingError, the connection stays open.
-    BadMulti {
-        read_only: bool,
+    /// A body that could not be decoded (bad lengths, truncated, unknown or
+    /// misplaced multi ops). The frame boundary is intact, so as ZooKeeper
+    /// does, only this request fails: MarshallingError, connection kept;
+    /// a write still takes a zxid.
+    Malformed {
+        opcode: i32,
     },
     Reconfig,
     CheckWatches {
@@ -165,7 +167,18 @@ impl Request {
                 | Request::SetData { .. }
                 | Request::SetAcl { .. }
                 | Request::Multi { read_only: false, .. }
-                | Request::BadMulti { read_only: false }
+                | Request::Malformed {
+                    opcode: op::CREATE
+                        | op::CREATE2
+                        | op::CREATE_CONTAINER
+                        | op::CREATE_TTL
+                        | op::DELETE
+                        | op::SET_DATA
+                        | op::SET_ACL
+                        | op::MULTI
+                        | op::CHECK
+                        | op::DELETE_CONTAINER
+                }
                 | Request::DeleteContainer { .. }
                 | Request::CloseSession
         )
@@ -225,11 +238,16 @@ fn decode_set_watches(r: &mut Reader, v2: bool) -> Result<SetWatchesRequest, Dec
 }
 
 /// Decode one post-connect frame: header then body. The header is returned
-/// on its own first so that an unknown opcode can still be answered by xid.
+/// on its own so that an unknown opcode can still be answered by xid; a
+/// body that does not decode becomes `Request::Malformed`.
 pub fn decode_request(buf: &[u8]) -> Result<(RequestHeader, Result<Request, DecodeError>), DecodeError> {
     let mut r = Reader::new(buf);
     let header = RequestHeader::decode(&mut r)?;
-    let body = decode_body(header.opcode, &mut r);
+    let body = match decode_body(header.opcode, &mut r) {
+        Err(DecodeError::UnknownOpcode(o)) => Err(DecodeError::UnknownOpcode(o)),
+        Err(_) => Ok(Request::Malformed { opcode: header.opcode }),
+        ok => ok,
+    };
     Ok((header, body))
 }
 
@@ -256,7 +274,7 @@ pub fn decode_body(opcode: i32, r: &mut Reader) -> Result<Request, DecodeError> 
             let read_only = header.opcode == op::MULTI_READ;
             match decode_multi(r, read_only)? {
                 Some(ops) => Request::Multi { read_only, ops },
-                None => Request::BadMulti { read_only },
+                None => Request::Malformed { opcode: header.opcode },
             }
         }
         op::RECONFIG => Request::Reconfig,
@@ -383,8 +401,7 @@ mod encode {
                 Request::Check { .. } => op::CHECK,
                 Request::Multi { read_only: false, .. } => op::MULTI,
                 Request::Multi { read_only: true, .. } => op::MULTI_READ,
-                Request::BadMulti { read_only: false } => op::MULTI,
-                Request::BadMulti { read_only: true } => op::MULTI_READ,
+                Request::Malformed { opcode } => *opcode,
                 Request::Reconfig => op::RECONFIG,
                 Request::CheckWatches { remove: false, .. } => op::CHECK_WATCHES,
                 Request::CheckWatches { remove: true, .. } => op::REMOVE_WATCHES,
@@ -469,7 +486,7 @@ mod encode {
                 | Request::Sasl
                 | Request::WhoAmI
                 | Request::CloseSession
-                | Request::BadMulti { .. } => {}
+                | Request::Malformed { .. } => {}
             }
         }
     }

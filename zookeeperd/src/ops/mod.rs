@@ -96,11 +96,11 @@ pub fn route(ctx: &mut Ctx, req: Request) -> Outcome {
         Request::GetEphemerals { prefix } => children::ephemerals(ctx, &prefix),
         Request::Multi { read_only: false, ops } => multi::multi(ctx, ops),
         Request::Multi { read_only: true, ops } => multi::multi_read(ctx, ops),
-        // An unreadable multi still takes a zxid; multiRead does not.
-        Request::BadMulti { read_only: false } => {
-            Outcome::write_error(ZkError::MarshallingError, ReplyKind::Multi(vec![]))
+        // An undecodable write still takes a zxid; a read does not.
+        ref m @ Request::Malformed { .. } if m.is_write() => {
+            Outcome::write_error(ZkError::MarshallingError, ReplyKind::Check)
         }
-        Request::BadMulti { read_only: true } => Outcome::Reply(Err(ZkError::MarshallingError)),
+        Request::Malformed { .. } => Outcome::Reply(Err(ZkError::MarshallingError)),
         Request::AddWatch { path, mode } => watches::add_watch(ctx, &path, mode),
         Request::CheckWatches { path, watch_type, remove } => watches::check_watches(ctx, &path, watch_type, remove),
         Request::SetWatches(sw) => watches::set_watches(ctx, sw),
