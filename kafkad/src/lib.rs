@@ -1,1 +1,183 @@
-//! kafkad: a Kafka-protocol broker on ZooKeeper (work in progress).
+//! kafkad: a Kafka-protocol broker that keeps its metadata in ZooKeeper
+//! (Kafka's ZooKeeper mode), so stock clients and ZooKeeper tooling work
+//! unchanged.
+//!
+//! Layers: `frame`/`connection`/`server` (sockets) -> `handlers` (one per
+//! API key, one route table) -> `broker`/`partition`/`group` (state) ->
+//! `log` (Kafka's on-disk format) and `zk` (Kafka's znode layout).
+
+pub mod broker;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod group;
+pub mod handlers;
+pub mod log;
+pub mod metadata;
+pub mod partition;
+pub mod server;
+pub mod zk;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker::Broker;
+use config::BrokerConfig;
+use error::BrokerError;
+use metadata::BrokerEndpoint;
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Start an in-process zookeeperd next to the first log dir, for
+/// single-node setups without zookeeper.connect.
+async fn start_embedded_zk(cfg: &BrokerConfig) -> Result<zookeeperd::Running, BrokerError> {
+    let first = cfg.log_dirs.first().cloned().unwrap_or_else(|| "/tmp/kafka-logs".into());
+    let dir = match first.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("zookeeper"),
+        _ => first.join("zookeeper"),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| BrokerError::io(format!("create {}", dir.display()), e))?;
+    let mut map = shared::ConfigMap::new();
+    map.set("dataDir", dir.display().to_string());
+    map.set("clientPort", "0");
+    map.set("clientPortAddress", "127.0.0.1");
+    map.set("admin.enableServer", "false");
+    map.set("tickTime", "2000");
+    let zcfg = zookeeperd::ZkConfig::from_map(&map)?;
+    let running = zookeeperd::start(zcfg).await.map_err(|e| BrokerError::EmbeddedZk(e.to_string()))?;
+    tracing::info!(addr = %running.client_addr, dir = %dir.display(), "started embedded zookeeper (no zookeeper.connect given)");
+    Ok(running)
+}
+
+/// Run the broker until `shutdown` fires, then stop cleanly.
+pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Result<(), BrokerError> {
+    for k in &cfg.ignored_keys {
+        tracing::info!(key = %k, "config key has no effect on kafkad; ignored");
+    }
+    for k in &cfg.unknown_keys {
+        tracing::warn!(key = %k, "unknown config key ignored");
+    }
+    let embedded = match &cfg.zookeeper_connect {
+        Some(_) => None,
+        None => Some(start_embedded_zk(&cfg).await?),
+    };
+    let connect = match (&cfg.zookeeper_connect, &embedded) {
+        (Some(c), _) => c.clone(),
+        (None, Some(r)) => r.client_addr.to_string(),
+        (None, None) => return Err(BrokerError::Fatal("no zookeeper".into())),
+    };
+    let zk = zk::Zk::connect(&connect, cfg.zk_session_timeout_ms, cfg.zk_connection_timeout_ms).await?;
+    zk.ensure_paths().await?;
+    let cluster_id = zk.cluster_id().await?;
+    tracing::info!(cluster_id = %cluster_id, zookeeper = %connect, "connected to zookeeper");
+
+    let log_config = log::LogConfig {
+        segment_bytes: cfg.segment_bytes,
+        retention_ms: cfg.retention_ms,
+        retention_bytes: cfg.retention_bytes,
+        index_interval_bytes: cfg.index_interval_bytes,
+    };
+    let logs = {
+        let dirs = cfg.log_dirs.clone();
+        let (id, cid) = (cfg.broker_id, cluster_id.clone());
+        tokio::task::spawn_blocking(move || log::manager::LogManager::open(&dirs, log_config, id, &cid))
+            .await
+            .map_err(|e| BrokerError::Fatal(format!("log loading panicked: {e}")))??
+    };
+
+    let sockets = server::bind(&cfg.listeners).await?;
+    let mut endpoints = Vec::new();
+    for (l, sock) in &sockets {
+        let port = sock.local_addr().map(|a| a.port()).unwrap_or(l.port);
+        let ep = cfg.advertised_for(&l.name, port);
+        tracing::info!(listener = %l.name, bind = %format!("{}:{}", l.host, port), advertised = %format!("{}:{}", ep.host, ep.port), "listening");
+        endpoints.push(BrokerEndpoint { listener: l.name.clone(), host: ep.host, port: ep.port });
+    }
+    let broker = Arc::new(Broker::new(cfg.clone(), cluster_id, zk, logs, endpoints, embedded.is_some()));
+
+    let reg = metadata::broker_json(cfg.rack.as_deref(), &broker.endpoints, &cfg.protocol_map, now_ms());
+    let epoch = broker.zk.register_broker(cfg.broker_id, &reg, embedded.is_some(), cfg.zk_session_timeout_ms).await?;
+    tracing::info!(broker_id = cfg.broker_id, broker_epoch = epoch, "registered in zookeeper");
+
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(zk::sync::run(broker.clone(), shutdown.subscribe(), first_tx));
+    tokio::spawn(zk::controller::run(broker.clone(), shutdown.subscribe()));
+    let _ = tokio::time::timeout(Duration::from_millis(cfg.zk_connection_timeout_ms.max(1000)), first_rx).await;
+    spawn_housekeeping(broker.clone(), shutdown.clone());
+
+    let accept = server::spawn_accept_loops(broker.clone(), sockets, shutdown.clone());
+    shared::readiness::notify_ready();
+    tracing::info!(broker_id = cfg.broker_id, "kafkad started");
+
+    let mut sig = shutdown.subscribe();
+    sig.recv().await;
+    tracing::info!("shutting down");
+    shared::readiness::notify_stopping();
+    for a in accept {
+        let _ = a.await;
+    }
+    let hws = broker.high_watermarks();
+    if let Err(e) = broker.logs.shutdown(&hws) {
+        tracing::error!(error = %e, "unclean log shutdown");
+    }
+    // Give up our ephemeral znodes now rather than at session expiry, so
+    // another broker can take over the controller at once.
+    let _ = broker.zk.client.delete(&format!("/brokers/ids/{}", cfg.broker_id), None).await;
+    // The controller task has already stopped; ownership is what counts.
+    if let Ok(Some(st)) = broker.zk.client.check_stat("/controller").await {
+        if st.ephemeral_owner == broker.zk.client.session_id().0 {
+            let _ = broker.zk.client.delete("/controller", Some(st.version)).await;
+        }
+    }
+    if let Some(r) = embedded {
+        let _ = r.stop().await;
+    }
+    tracing::info!("kafkad stopped");
+    Ok(())
+}
+
+/// Checkpoints, retention and group session expiry.
+fn spawn_housekeeping(broker: Arc<Broker>, shutdown: shared::shutdown::Shutdown) {
+    let b = broker.clone();
+    let mut stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(b.config.hw_checkpoint_interval_ms.max(100)));
+        loop {
+            tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
+            let hws = b.high_watermarks();
+            let b2 = b.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = b2.logs.checkpoint(&hws) {
+                    tracing::warn!(error = %e, "checkpoint failed");
+                }
+            })
+            .await;
+        }
+    });
+    let b = broker.clone();
+    let mut stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(b.config.retention_check_interval_ms.max(100)));
+        loop {
+            tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
+            for l in b.logs.all() {
+                if let Ok(mut g) = l.lock() {
+                    if let Err(e) = g.apply_retention(now_ms()) {
+                        tracing::warn!(error = %e, "retention failed");
+                    }
+                }
+            }
+        }
+    });
+    let mut stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
+            broker.groups.expire_members();
+        }
+    });
+}

@@ -13,18 +13,11 @@ use std::str::FromStr;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("config file {path} is not valid TOML: {message}")]
     Toml { path: String, message: String },
     #[error("invalid value {value:?} for config key {key}: {reason}")]
-    BadValue {
-        key: String,
-        value: String,
-        reason: String,
-    },
+    BadValue { key: String, value: String, reason: String },
     #[error("missing required config key {0}")]
     Missing(String),
 }
@@ -42,15 +35,10 @@ impl ConfigMap {
 
     /// Load a file: `.toml` is TOML, anything else is `.properties` text.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
         if path.extension().and_then(|e| e.to_str()) == Some("toml") {
-            Self::from_toml(&text).map_err(|message| ConfigError::Toml {
-                path: path.display().to_string(),
-                message,
-            })
+            Self::from_toml(&text).map_err(|message| ConfigError::Toml { path: path.display().to_string(), message })
         } else {
             Ok(Self::from_properties(&text))
         }
@@ -64,11 +52,7 @@ impl ConfigMap {
         let mut logical = String::new();
         let mut continuing = false;
         for raw in text.lines() {
-            let line = if continuing {
-                raw.trim_start()
-            } else {
-                raw.trim_start()
-            };
+            let line = if continuing { raw.trim_start() } else { raw.trim_start() };
             if !continuing && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
                 continue;
             }
@@ -158,15 +142,11 @@ impl ConfigMap {
     {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse::<T>()
-                .map(Some)
-                .map_err(|e| ConfigError::BadValue {
-                    key: key.to_string(),
-                    value: v.to_string(),
-                    reason: e.to_string(),
-                }),
+            Some(v) => v.trim().parse::<T>().map(Some).map_err(|e| ConfigError::BadValue {
+                key: key.to_string(),
+                value: v.to_string(),
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -187,11 +167,9 @@ impl ConfigMap {
             None => Ok(default),
             Some(v) if v == "true" => Ok(true),
             Some(v) if v == "false" => Ok(false),
-            Some(v) => Err(ConfigError::BadValue {
-                key: key.to_string(),
-                value: v,
-                reason: "expected true or false".into(),
-            }),
+            Some(v) => {
+                Err(ConfigError::BadValue { key: key.to_string(), value: v, reason: "expected true or false".into() })
+            }
         }
     }
 
@@ -272,11 +250,7 @@ fn flatten_toml(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, St
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 flatten_toml(&key, v, out);
             }
         }
@@ -332,10 +306,9 @@ mod tests {
 
     #[test]
     fn toml_flattens() {
-        let m = ConfigMap::from_toml(
-            "tickTime = 2000\n[autopurge]\nsnapRetainCount = 3\n[log]\ndirs = [\"/a\", \"/b\"]\n",
-        )
-        .expect("valid toml");
+        let m =
+            ConfigMap::from_toml("tickTime = 2000\n[autopurge]\nsnapRetainCount = 3\n[log]\ndirs = [\"/a\", \"/b\"]\n")
+                .expect("valid toml");
         assert_eq!(m.get("tickTime"), Some("2000"));
         assert_eq!(m.get("autopurge.snapRetainCount"), Some("3"));
         assert_eq!(m.get("log.dirs"), Some("/a,/b"));
@@ -348,10 +321,7 @@ mod tests {
             "KAFKA_",
             vec![
                 ("KAFKA_BROKER_ID".to_string(), "1".to_string()),
-                (
-                    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".to_string(),
-                    "A:B".to_string(),
-                ),
+                ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP".to_string(), "A:B".to_string()),
                 ("KAFKA_SOME__UNDER".to_string(), "x".to_string()),
                 ("OTHER".to_string(), "y".to_string()),
             ],

@@ -26,9 +26,7 @@ impl Shutdown {
     }
 
     pub fn subscribe(&self) -> ShutdownSignal {
-        ShutdownSignal {
-            rx: self.tx.subscribe(),
-        }
+        ShutdownSignal { rx: self.tx.subscribe() }
     }
 }
 

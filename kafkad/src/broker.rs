@@ -1,0 +1,264 @@
+//! The broker's shared state and its lifecycle: ZooKeeper session and
+//! registration, log manager, the partitions this broker hosts, the cluster
+//! metadata cache and the background tasks.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{watch, Notify};
+
+use crate::config::BrokerConfig;
+use crate::group::GroupCoordinator;
+use crate::log::manager::LogManager;
+use crate::log::LogConfig;
+use crate::metadata::{BrokerEndpoint, ClusterMetadata, TopicInfo};
+use crate::partition::Partition;
+use crate::zk::Zk;
+
+pub type PartitionKey = (String, i32);
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub cluster_id: String,
+    pub zk: Zk,
+    pub logs: LogManager,
+    pub partitions: RwLock<HashMap<PartitionKey, Arc<Partition>>>,
+    pub metadata: watch::Sender<Arc<ClusterMetadata>>,
+    /// Bumped whenever any high watermark moves; long-polling fetches wait
+    /// on it.
+    pub data_version: watch::Sender<u64>,
+    /// Wakes the metadata sync loop (after our own ZooKeeper writes).
+    pub refresh: Notify,
+    /// Wakes the controller loop.
+    pub controller_kick: Notify,
+    pub is_controller: AtomicBool,
+    /// Next producer id and the end of the claimed block.
+    pub producer_ids: tokio::sync::Mutex<(i64, i64)>,
+    pub groups: Arc<GroupCoordinator>,
+    /// Advertised endpoint per listener name (bound ports filled in).
+    pub endpoints: Vec<BrokerEndpoint>,
+    pub embedded_zk: bool,
+}
+
+impl Broker {
+    pub fn new(
+        config: BrokerConfig,
+        cluster_id: String,
+        zk: Zk,
+        logs: LogManager,
+        endpoints: Vec<BrokerEndpoint>,
+        embedded_zk: bool,
+    ) -> Broker {
+        let groups = GroupCoordinator::new(&config);
+        Broker {
+            config,
+            cluster_id,
+            zk,
+            logs,
+            partitions: RwLock::new(HashMap::new()),
+            metadata: watch::channel(Arc::new(ClusterMetadata { controller_id: -1, ..Default::default() })).0,
+            data_version: watch::channel(0).0,
+            refresh: Notify::new(),
+            controller_kick: Notify::new(),
+            is_controller: AtomicBool::new(false),
+            producer_ids: tokio::sync::Mutex::new((0, -1)),
+            groups,
+            endpoints,
+            embedded_zk,
+        }
+    }
+
+    pub fn id(&self) -> i32 {
+        self.config.broker_id
+    }
+
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
+        self.metadata.borrow().clone()
+    }
+
+    pub fn is_controller(&self) -> bool {
+        self.is_controller.load(Ordering::SeqCst)
+    }
+
+    pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        self.partitions.read().ok()?.get(&(topic.to_string(), index)).cloned()
+    }
+
+    /// Wake long-polling fetches after the HW moved.
+    pub fn notify_data(&self) {
+        self.data_version.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub fn log_config_for(&self, topic_config: &BTreeMap<String, String>) -> LogConfig {
+        let mut c = self.logs.default_config.clone();
+        if let Some(v) = topic_config.get("retention.ms").and_then(|v| v.parse().ok()) {
+            c.retention_ms = v;
+        }
+        if let Some(v) = topic_config.get("retention.bytes").and_then(|v| v.parse().ok()) {
+            c.retention_bytes = v;
+        }
+        if let Some(v) = topic_config.get("segment.bytes").and_then(|v| v.parse::<u64>().ok()) {
+            c.segment_bytes = v.max(14);
+        }
+        c
+    }
+
+    /// Publish new metadata and make the local replicas match it: create
+    /// logs for partitions assigned here, apply leadership, delete logs of
+    /// topics that are gone.
+    pub fn apply_metadata(&self, new: ClusterMetadata) {
+        let me = self.id();
+        let mut wanted: HashMap<PartitionKey, (&TopicInfo, i32)> = HashMap::new();
+        for t in new.topics.values() {
+            for (p, info) in &t.partitions {
+                if info.replicas.contains(&me) {
+                    wanted.insert((t.name.clone(), *p), (t, *p));
+                }
+            }
+        }
+        let existing: Vec<(PartitionKey, Arc<Partition>)> =
+            self.partitions.read().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        // Topics deleted (or recreated with a new id) lose their local logs.
+        for (key, part) in &existing {
+            let keep = wanted.get(key).map(|(t, _)| t.topic_id == part.topic_id).unwrap_or(false);
+            if !keep {
+                if let Ok(mut m) = self.partitions.write() {
+                    m.remove(key);
+                }
+                if let Err(e) = self.logs.delete(&key.0, key.1) {
+                    tracing::error!(topic = %key.0, partition = key.1, error = %e, "cannot delete log");
+                }
+            }
+        }
+        let mut became_leader = false;
+        for (key, (topic, p)) in wanted {
+            let Some(info) = topic.partitions.get(&p) else { continue };
+            let part = match self.partition(&key.0, p) {
+                Some(x) => x,
+                None => {
+                    let id = crate::metadata::uuid_to_kafka(&topic.topic_id);
+                    let log = match self.logs.get_or_create(&key.0, p, &id, self.log_config_for(&topic.config)) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(topic = %key.0, partition = p, error = %e, "cannot open log");
+                            continue;
+                        }
+                    };
+                    let hw = self.logs.hw_checkpoint.get(&key).copied().unwrap_or(0);
+                    let part = Arc::new(Partition::new(&key.0, p, topic.topic_id, me, log, hw));
+                    if let Ok(mut m) = self.partitions.write() {
+                        m.insert(key.clone(), part.clone());
+                    }
+                    part
+                }
+            };
+            if let Ok(mut l) = part.log.lock() {
+                l.config = self.log_config_for(&topic.config);
+            }
+            if info.leader >= 0 {
+                became_leader |= part.apply_state(info.leader, info.leader_epoch, &info.isr, &info.replicas);
+            }
+        }
+        self.metadata.send_replace(Arc::new(new));
+        if became_leader {
+            self.notify_data();
+        }
+    }
+
+    /// Current HW of every local partition, for the replication-offset
+    /// checkpoint.
+    pub fn high_watermarks(&self) -> BTreeMap<PartitionKey, i64> {
+        self.partitions
+            .read()
+            .map(|m| m.iter().map(|(k, p)| (k.clone(), p.high_watermark())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Create a topic in ZooKeeper with a round-robin replica assignment over
+    /// the live brokers (Kafka's rack-unaware assignment, simplified).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        config: &BTreeMap<String, String>,
+    ) -> Result<uuid::Uuid, kafka_protocol::ResponseError> {
+        use kafka_protocol::ResponseError as E;
+        if let Err(reason) = validate_topic_name(name) {
+            tracing::debug!(name, reason, "invalid topic name");
+            return Err(E::InvalidTopicException);
+        }
+        if partitions < 1 {
+            return Err(E::InvalidPartitions);
+        }
+        let live: Vec<i32> = self.metadata().brokers.keys().copied().collect();
+        if replication_factor < 1 || replication_factor as usize > live.len() {
+            return Err(E::InvalidReplicationFactor);
+        }
+        let n = live.len();
+        let start = (name.bytes().map(|b| b as usize).sum::<usize>()) % n;
+        let mut assignment = BTreeMap::new();
+        for p in 0..partitions {
+            let replicas = (0..replication_factor as usize).map(|r| live[(start + p as usize + r) % n]).collect();
+            assignment.insert(p, replicas);
+        }
+        let id = crate::metadata::random_kafka_uuid();
+        match self.zk.create_topic(name, &assignment, &id, config).await {
+            Ok(()) => {
+                tracing::info!(topic = name, partitions, replication_factor, "created topic in zookeeper");
+                self.controller_kick.notify_one();
+                self.refresh.notify_one();
+                Ok(id)
+            }
+            Err(crate::zk::CreateTopicError::Exists) => Err(E::TopicAlreadyExists),
+            Err(e) => {
+                tracing::error!(topic = name, error = %e, "cannot create topic");
+                Err(E::UnknownServerError)
+            }
+        }
+    }
+
+    /// Wait until `pred` holds on the metadata, or the deadline passes.
+    pub async fn wait_metadata(&self, timeout_ms: i64, pred: impl Fn(&ClusterMetadata) -> bool) -> bool {
+        let mut rx = self.metadata.subscribe();
+        let deadline =
+            tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.clamp(0, 60_000) as u64);
+        loop {
+            if pred(&rx.borrow_and_update()) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return pred(&rx.borrow()),
+            }
+        }
+    }
+
+    /// Next producer id, claiming a new block from ZooKeeper when the
+    /// current one is used up.
+    pub async fn next_producer_id(&self) -> Result<i64, zookeeper_client::Error> {
+        let mut g = self.producer_ids.lock().await;
+        if g.0 > g.1 {
+            let (s, e) = self.zk.next_producer_id_block(self.id()).await?;
+            *g = (s, e);
+        }
+        let id = g.0;
+        g.0 += 1;
+        Ok(id)
+    }
+}
+
+/// Kafka's topic name rules: 1..=249 chars of [a-zA-Z0-9._-], not "." or "..".
+pub fn validate_topic_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err("empty or dot name");
+    }
+    if name.len() > 249 {
+        return Err("longer than 249 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return Err("illegal character");
+    }
+    Ok(())
+}

@@ -1,0 +1,480 @@
+//! The classic group coordinator (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
+//! with Kafka's states: Empty -> PreparingRebalance -> CompletingRebalance
+//! -> Stable. Committed offsets live in `offsets` (a file per broker).
+
+pub mod offsets;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::config::BrokerConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+}
+
+impl GroupState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JoinResult {
+    pub error: i16,
+    pub generation: i32,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub leader: String,
+    pub member_id: String,
+    /// Filled for the leader only: (member id, instance id, metadata).
+    pub members: Vec<(String, Option<String>, Bytes)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SyncResult {
+    pub error: i16,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    pub assignment: Bytes,
+}
+
+pub struct JoinParams {
+    pub group: String,
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    pub protocol_type: String,
+    pub protocols: Vec<(String, Bytes)>,
+    /// JoinGroup v4+: a new member first gets MEMBER_ID_REQUIRED.
+    pub require_known_member_id: bool,
+}
+
+pub struct Member {
+    pub id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    pub protocols: Vec<(String, Bytes)>,
+    pub assignment: Bytes,
+    last_heartbeat: Instant,
+    join_waiter: Option<oneshot::Sender<JoinResult>>,
+    sync_waiter: Option<oneshot::Sender<SyncResult>>,
+}
+
+pub struct Group {
+    pub state: GroupState,
+    pub generation: i32,
+    pub protocol_type: Option<String>,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    pub members: BTreeMap<String, Member>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED, not yet joined.
+    pending: HashMap<String, Instant>,
+    /// Until when a join round may not complete early (initial delay).
+    hold_until: Instant,
+    /// Bumped per rebalance so stale timers do nothing.
+    round: u64,
+}
+
+impl Group {
+    fn new() -> Group {
+        Group {
+            state: GroupState::Empty,
+            generation: 0,
+            protocol_type: None,
+            protocol: None,
+            leader: None,
+            members: BTreeMap::new(),
+            pending: HashMap::new(),
+            hold_until: Instant::now(),
+            round: 0,
+        }
+    }
+}
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Group>>,
+    pub offsets: offsets::OffsetStore,
+    initial_delay: Duration,
+    min_session_ms: i32,
+    max_session_ms: i32,
+}
+
+pub enum Joined {
+    Now(JoinResult),
+    Later(oneshot::Receiver<JoinResult>),
+}
+
+pub enum Synced {
+    Now(SyncResult),
+    Later(oneshot::Receiver<SyncResult>),
+}
+
+fn err_join(e: ResponseError, member_id: &str) -> Joined {
+    Joined::Now(JoinResult { error: e.code(), generation: -1, member_id: member_id.to_string(), ..Default::default() })
+}
+
+impl GroupCoordinator {
+    pub fn new(config: &BrokerConfig) -> Arc<GroupCoordinator> {
+        let path = config.log_dirs.first().cloned().unwrap_or_default().join("kafkad-consumer-offsets.json");
+        Arc::new(GroupCoordinator {
+            groups: Mutex::new(HashMap::new()),
+            offsets: offsets::OffsetStore::open(path),
+            initial_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
+            min_session_ms: config.group_min_session_timeout_ms,
+            max_session_ms: config.group_max_session_timeout_ms,
+        })
+    }
+
+    pub fn with_group<R>(&self, name: &str, f: impl FnOnce(Option<&Group>) -> R) -> R {
+        match self.groups.lock() {
+            Ok(g) => f(g.get(name)),
+            Err(_) => f(None),
+        }
+    }
+
+    pub fn group_names(&self) -> Vec<(String, String, GroupState)> {
+        let Ok(g) = self.groups.lock() else { return Vec::new() };
+        g.iter().map(|(n, g)| (n.clone(), g.protocol_type.clone().unwrap_or_default(), g.state)).collect()
+    }
+
+    pub fn join(self: &Arc<Self>, p: JoinParams) -> Joined {
+        if p.session_timeout_ms < self.min_session_ms || p.session_timeout_ms > self.max_session_ms {
+            return err_join(ResponseError::InvalidSessionTimeout, &p.member_id);
+        }
+        if p.group.is_empty() {
+            return err_join(ResponseError::InvalidGroupId, &p.member_id);
+        }
+        let Ok(mut groups) = self.groups.lock() else {
+            return err_join(ResponseError::UnknownServerError, &p.member_id);
+        };
+        let group = groups.entry(p.group.clone()).or_insert_with(Group::new);
+        if group.state != GroupState::Empty {
+            let type_ok = group.protocol_type.as_deref() == Some(p.protocol_type.as_str());
+            let proto_ok = p
+                .protocols
+                .iter()
+                .any(|(n, _)| group.members.values().all(|m| m.protocols.iter().any(|(mn, _)| mn == n)));
+            if !type_ok || !proto_ok {
+                return err_join(ResponseError::InconsistentGroupProtocol, &p.member_id);
+            }
+        }
+        let mut member_id = p.member_id.clone();
+        if member_id.is_empty() {
+            member_id = format!("{}-{}", p.client_id, uuid::Uuid::new_v4());
+            if p.require_known_member_id {
+                group.pending.insert(member_id.clone(), Instant::now());
+                return err_join(ResponseError::MemberIdRequired, &member_id);
+            }
+        } else if !group.members.contains_key(&member_id) && group.pending.remove(&member_id).is_none() {
+            return err_join(ResponseError::UnknownMemberId, &member_id);
+        }
+        let (tx, rx) = oneshot::channel();
+        let m = group.members.entry(member_id.clone()).or_insert_with(|| Member {
+            id: member_id.clone(),
+            instance_id: p.instance_id.clone(),
+            client_id: p.client_id.clone(),
+            client_host: p.client_host.clone(),
+            session_timeout_ms: p.session_timeout_ms,
+            rebalance_timeout_ms: p.rebalance_timeout_ms,
+            protocols: Vec::new(),
+            assignment: Bytes::new(),
+            last_heartbeat: Instant::now(),
+            join_waiter: None,
+            sync_waiter: None,
+        });
+        m.protocols = p.protocols;
+        m.session_timeout_ms = p.session_timeout_ms;
+        m.rebalance_timeout_ms = p.rebalance_timeout_ms;
+        m.last_heartbeat = Instant::now();
+        if let Some(old) = m.join_waiter.replace(tx) {
+            let _ = old.send(JoinResult {
+                error: ResponseError::UnknownMemberId.code(),
+                generation: -1,
+                ..Default::default()
+            });
+        }
+        if group.protocol_type.is_none() || group.state == GroupState::Empty {
+            group.protocol_type = Some(p.protocol_type);
+        }
+        if group.state != GroupState::PreparingRebalance {
+            self.prepare_rebalance(&p.group, group);
+        }
+        self.try_complete_join(group, false);
+        Joined::Later(rx)
+    }
+
+    fn prepare_rebalance(self: &Arc<Self>, name: &str, group: &mut Group) {
+        // Members waiting in SyncGroup learn that the round was abandoned.
+        for m in group.members.values_mut() {
+            if let Some(tx) = m.sync_waiter.take() {
+                let _ = tx.send(SyncResult { error: ResponseError::RebalanceInProgress.code(), ..Default::default() });
+            }
+        }
+        let now = Instant::now();
+        let rebalance = group.members.values().map(|m| m.rebalance_timeout_ms.max(0)).max().unwrap_or(0) as u64;
+        let (hold, deadline) = if group.state == GroupState::Empty {
+            // group.initial.rebalance.delay.ms lets more members of a new
+            // group arrive before the first generation.
+            let d = self.initial_delay.min(Duration::from_millis(rebalance.max(1)));
+            (now + d, now + d.max(Duration::from_millis(rebalance)))
+        } else {
+            (now, now + Duration::from_millis(rebalance))
+        };
+        group.state = GroupState::PreparingRebalance;
+        group.hold_until = hold;
+        group.round += 1;
+        let round = group.round;
+        for (at, force) in [(hold, false), (deadline, true)] {
+            let me = self.clone();
+            let name = name.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                let Ok(mut groups) = me.groups.lock() else { return };
+                if let Some(g) = groups.get_mut(&name) {
+                    if g.round == round {
+                        me.try_complete_join(g, force);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Finish the join phase when every member has rejoined (after the
+    /// initial hold) or, with `force`, at the rebalance deadline, dropping
+    /// members that did not rejoin.
+    fn try_complete_join(&self, group: &mut Group, force: bool) {
+        if group.state != GroupState::PreparingRebalance {
+            return;
+        }
+        let all_joined = group.members.values().all(|m| m.join_waiter.is_some());
+        if !force && (!all_joined || Instant::now() < group.hold_until) {
+            return;
+        }
+        group.members.retain(|_, m| m.join_waiter.is_some());
+        group.generation += 1;
+        if group.members.is_empty() {
+            group.state = GroupState::Empty;
+            group.leader = None;
+            group.protocol = None;
+            return;
+        }
+        if group.leader.as_ref().map(|l| !group.members.contains_key(l)).unwrap_or(true) {
+            group.leader = group.members.keys().next().cloned();
+        }
+        let leader = group.leader.clone().unwrap_or_default();
+        // The first protocol of the leader that every member supports.
+        let protocol = group.members.get(&leader).and_then(|l| {
+            l.protocols
+                .iter()
+                .map(|(n, _)| n.clone())
+                .find(|n| group.members.values().all(|m| m.protocols.iter().any(|(mn, _)| mn == n)))
+        });
+        group.protocol = protocol.clone();
+        group.state = GroupState::CompletingRebalance;
+        let proto = protocol.unwrap_or_default();
+        let list: Vec<(String, Option<String>, Bytes)> = group
+            .members
+            .values()
+            .map(|m| {
+                let meta = m.protocols.iter().find(|(n, _)| *n == proto).map(|(_, b)| b.clone()).unwrap_or_default();
+                (m.id.clone(), m.instance_id.clone(), meta)
+            })
+            .collect();
+        for m in group.members.values_mut() {
+            m.last_heartbeat = Instant::now();
+            if let Some(tx) = m.join_waiter.take() {
+                let _ = tx.send(JoinResult {
+                    error: 0,
+                    generation: group.generation,
+                    protocol_type: group.protocol_type.clone(),
+                    protocol_name: group.protocol.clone(),
+                    leader: leader.clone(),
+                    member_id: m.id.clone(),
+                    members: if m.id == leader { list.clone() } else { Vec::new() },
+                });
+            }
+        }
+    }
+
+    pub fn sync(&self, group: &str, generation: i32, member_id: &str, assignments: Vec<(String, Bytes)>) -> Synced {
+        let fail = |e: ResponseError| Synced::Now(SyncResult { error: e.code(), ..Default::default() });
+        let Ok(mut groups) = self.groups.lock() else { return fail(ResponseError::UnknownServerError) };
+        let Some(g) = groups.get_mut(group) else { return fail(ResponseError::UnknownMemberId) };
+        if !g.members.contains_key(member_id) {
+            return fail(ResponseError::UnknownMemberId);
+        }
+        if generation != g.generation {
+            return fail(ResponseError::IllegalGeneration);
+        }
+        let ok = |a: Bytes, g: &Group| SyncResult {
+            error: 0,
+            protocol_type: g.protocol_type.clone(),
+            protocol_name: g.protocol.clone(),
+            assignment: a,
+        };
+        match g.state {
+            GroupState::Empty => fail(ResponseError::UnknownMemberId),
+            GroupState::PreparingRebalance => fail(ResponseError::RebalanceInProgress),
+            GroupState::Stable => {
+                let a = g.members.get(member_id).map(|m| m.assignment.clone()).unwrap_or_default();
+                Synced::Now(ok(a, g))
+            }
+            GroupState::CompletingRebalance => {
+                let (tx, rx) = oneshot::channel();
+                if let Some(m) = g.members.get_mut(member_id) {
+                    m.sync_waiter = Some(tx);
+                    m.last_heartbeat = Instant::now();
+                }
+                if g.leader.as_deref() == Some(member_id) {
+                    let mut map: HashMap<String, Bytes> = assignments.into_iter().collect();
+                    g.state = GroupState::Stable;
+                    let pt = g.protocol_type.clone();
+                    let pn = g.protocol.clone();
+                    for m in g.members.values_mut() {
+                        m.assignment = map.remove(&m.id).unwrap_or_default();
+                        if let Some(tx) = m.sync_waiter.take() {
+                            let _ = tx.send(SyncResult {
+                                error: 0,
+                                protocol_type: pt.clone(),
+                                protocol_name: pn.clone(),
+                                assignment: m.assignment.clone(),
+                            });
+                        }
+                    }
+                }
+                Synced::Later(rx)
+            }
+        }
+    }
+
+    pub fn heartbeat(&self, group: &str, generation: i32, member_id: &str) -> Result<(), ResponseError> {
+        let Ok(mut groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
+        let Some(g) = groups.get_mut(group) else { return Err(ResponseError::UnknownMemberId) };
+        let state = g.state;
+        let gen = g.generation;
+        let Some(m) = g.members.get_mut(member_id) else { return Err(ResponseError::UnknownMemberId) };
+        m.last_heartbeat = Instant::now();
+        match state {
+            GroupState::PreparingRebalance => Err(ResponseError::RebalanceInProgress),
+            _ if generation != gen => Err(ResponseError::IllegalGeneration),
+            GroupState::Empty => Err(ResponseError::UnknownMemberId),
+            _ => Ok(()),
+        }
+    }
+
+    /// Remove members (LeaveGroup); the rest must rejoin. Per-member errors.
+    pub fn leave(self: &Arc<Self>, group: &str, members: &[String]) -> Vec<i16> {
+        let Ok(mut groups) = self.groups.lock() else {
+            return vec![ResponseError::UnknownServerError.code(); members.len()];
+        };
+        let Some(g) = groups.get_mut(group) else { return vec![ResponseError::UnknownMemberId.code(); members.len()] };
+        let mut out = Vec::new();
+        let mut removed = false;
+        for id in members {
+            if g.members.remove(id).is_some() {
+                removed = true;
+                out.push(0);
+            } else {
+                out.push(ResponseError::UnknownMemberId.code());
+            }
+        }
+        if removed {
+            self.after_removal(group, g);
+        }
+        out
+    }
+
+    fn after_removal(self: &Arc<Self>, name: &str, g: &mut Group) {
+        if g.members.is_empty() {
+            if g.state != GroupState::Empty {
+                g.generation += 1;
+            }
+            g.state = GroupState::Empty;
+            g.leader = None;
+            g.protocol = None;
+            g.round += 1;
+        } else if g.state == GroupState::PreparingRebalance {
+            self.try_complete_join(g, false);
+        } else {
+            self.prepare_rebalance(name, g);
+        }
+    }
+
+    /// Expire members whose session timed out; run periodically.
+    pub fn expire_members(self: &Arc<Self>) {
+        let Ok(mut groups) = self.groups.lock() else { return };
+        let now = Instant::now();
+        let names: Vec<String> = groups.keys().cloned().collect();
+        for name in names {
+            let Some(g) = groups.get_mut(&name) else { continue };
+            g.pending.retain(|_, t| now.duration_since(*t) < Duration::from_secs(300));
+            let dead: HashSet<String> = g
+                .members
+                .values()
+                .filter(|m| {
+                    m.join_waiter.is_none()
+                        && now.duration_since(m.last_heartbeat)
+                            > Duration::from_millis(m.session_timeout_ms.max(0) as u64)
+                })
+                .map(|m| m.id.clone())
+                .collect();
+            if dead.is_empty() {
+                continue;
+            }
+            for id in &dead {
+                tracing::info!(group = %name, member = %id, "member session expired");
+                g.members.remove(id);
+            }
+            self.after_removal(&name, g);
+        }
+    }
+
+    /// Whether an offset commit from this member/generation is accepted.
+    pub fn check_commit(&self, group: &str, generation: i32, member_id: &str) -> Result<(), ResponseError> {
+        let Ok(groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
+        match groups.get(group) {
+            // Standalone consumers (assign(), no generation) commit freely.
+            None => Ok(()),
+            Some(g) if generation < 0 && member_id.is_empty() => {
+                if g.state == GroupState::Empty {
+                    Ok(())
+                } else {
+                    Err(ResponseError::UnknownMemberId)
+                }
+            }
+            Some(g) => {
+                if !g.members.contains_key(member_id) {
+                    Err(ResponseError::UnknownMemberId)
+                } else if generation != g.generation {
+                    Err(ResponseError::IllegalGeneration)
+                } else if g.state == GroupState::PreparingRebalance {
+                    Err(ResponseError::RebalanceInProgress)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! CreateTopics (19): only the controller creates topics (others answer
+//! NOT_CONTROLLER and the client retries there). The topic is written to
+//! ZooKeeper; the response waits, up to timeout_ms, until every partition
+//! has a leader in this broker's metadata.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, ResponseKind};
+use kafka_protocol::ResponseError;
+
+use super::{msg, HandlerResult};
+use crate::broker::validate_topic_name;
+use crate::connection::RequestContext;
+
+pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> HandlerResult {
+    let broker = &ctx.broker;
+    let v = ctx.api_version;
+    let mut resp = CreateTopicsResponse::default();
+    let mut seen = HashSet::new();
+    let dups: HashSet<String> =
+        req.topics.iter().map(|t| t.name.0.to_string()).filter(|n| !seen.insert(n.clone())).collect();
+    let mut created: Vec<(usize, String, i32)> = Vec::new();
+    for t in &req.topics {
+        let name = t.name.0.to_string();
+        let mut r = CreatableTopicResult::default();
+        r.name = t.name.clone();
+        r.num_partitions = -1;
+        r.replication_factor = -1;
+        let partitions = if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions };
+        let rf =
+            if t.replication_factor == -1 { broker.config.default_replication_factor } else { t.replication_factor };
+        let config: BTreeMap<String, String> =
+            t.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
+        let outcome: Result<Option<uuid::Uuid>, (ResponseError, String)> = if !broker.is_controller() {
+            Err((ResponseError::NotController, "this broker is not the controller".into()))
+        } else if dups.contains(&name) {
+            Err((ResponseError::InvalidRequest, "topic listed twice".into()))
+        } else if !t.assignments.is_empty() {
+            Err((ResponseError::InvalidRequest, "manual replica assignment is not supported yet".into()))
+        } else if let Err(reason) = validate_topic_name(&name) {
+            Err((ResponseError::InvalidTopicException, format!("invalid topic name: {reason}")))
+        } else if broker.metadata().topics.contains_key(&name) {
+            Err((ResponseError::TopicAlreadyExists, format!("Topic '{name}' already exists.")))
+        } else if req.validate_only {
+            let live = broker.metadata().brokers.len();
+            if partitions < 1 {
+                Err((ResponseError::InvalidPartitions, "number of partitions must be at least 1".into()))
+            } else if rf < 1 || rf as usize > live {
+                Err((
+                    ResponseError::InvalidReplicationFactor,
+                    format!("replication factor {rf} larger than available brokers {live}"),
+                ))
+            } else {
+                Ok(None)
+            }
+        } else {
+            match broker.create_topic(&name, partitions, rf, &config).await {
+                Ok(id) => Ok(Some(id)),
+                Err(ResponseError::InvalidReplicationFactor) => Err((
+                    ResponseError::InvalidReplicationFactor,
+                    format!(
+                        "Replication factor: {rf} larger than available brokers: {}.",
+                        broker.metadata().brokers.len()
+                    ),
+                )),
+                Err(e) => Err((e, String::new())),
+            }
+        };
+        match outcome {
+            Ok(id) => {
+                r.num_partitions = partitions;
+                r.replication_factor = rf;
+                if let (Some(id), true) = (id, v >= 7) {
+                    r.topic_id = id;
+                }
+                if id.is_some() {
+                    created.push((resp.topics.len(), name, partitions));
+                }
+            }
+            Err((e, text)) => {
+                r.error_code = e.code();
+                if v >= 1 && !text.is_empty() {
+                    r.error_message = msg(text);
+                }
+            }
+        }
+        resp.topics.push(r);
+    }
+    if !created.is_empty() {
+        let want: Vec<(String, i32)> = created.iter().map(|(_, n, p)| (n.clone(), *p)).collect();
+        let ok = broker
+            .wait_metadata(req.timeout_ms as i64, |md| {
+                want.iter().all(|(n, p)| {
+                    md.topics
+                        .get(n)
+                        .map(|t| t.partitions.len() == *p as usize && t.partitions.values().all(|pi| pi.leader >= 0))
+                        .unwrap_or(false)
+                })
+            })
+            .await;
+        if !ok {
+            for (i, _, _) in &created {
+                resp.topics[*i].error_code = ResponseError::RequestTimedOut.code();
+            }
+        }
+    }
+    Ok(Some(ResponseKind::CreateTopics(resp)))
+}

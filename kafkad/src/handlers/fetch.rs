@@ -1,0 +1,121 @@
+//! Fetch (1): serve raw stored batches up to the high watermark, long-poll
+//! until min_bytes are available or max_wait_ms passes. Fetch sessions are
+//! answered with session id 0 (a full fetch every time), which every client
+//! accepts.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ResponseKind};
+use kafka_protocol::ResponseError;
+
+use super::HandlerResult;
+use crate::connection::RequestContext;
+use crate::log::ReadError;
+
+pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
+    let mut data = ctx.broker.data_version.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 60_000) as u64);
+    let replica_id = if ctx.api_version >= 15 { req.replica_state.replica_id.0 } else { req.replica_id.0 };
+    loop {
+        data.borrow_and_update();
+        let (resp, bytes, errors) = read_all(ctx, &req, replica_id >= 0);
+        let done = bytes >= req.min_bytes.max(0) as usize || errors || req.max_wait_ms <= 0;
+        if done {
+            return Ok(Some(ResponseKind::Fetch(resp)));
+        }
+        match tokio::time::timeout_at(deadline, data.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => {
+                let (resp, _, _) = read_all(ctx, &req, replica_id >= 0);
+                return Ok(Some(ResponseKind::Fetch(resp)));
+            }
+        }
+    }
+}
+
+/// One pass over the requested partitions: (response, bytes, any error).
+fn read_all(ctx: &RequestContext, req: &FetchRequest, follower: bool) -> (FetchResponse, usize, bool) {
+    let v = ctx.api_version;
+    let mut resp = FetchResponse::default();
+    let mut total = 0usize;
+    let mut errors = false;
+    let max_total = if req.max_bytes > 0 { req.max_bytes as usize } else { usize::MAX };
+    for ft in &req.topics {
+        let topic = ft.topic.0.to_string();
+        let mut tr = FetchableTopicResponse::default();
+        tr.topic = ft.topic.clone();
+        for fp in &ft.partitions {
+            let mut pd = PartitionData::default();
+            pd.partition_index = fp.partition;
+            pd.high_watermark = -1;
+            pd.last_stable_offset = -1;
+            pd.log_start_offset = -1;
+            pd.aborted_transactions = Some(Vec::new());
+            pd.records = Some(Bytes::new());
+            match ctx.broker.partition(&topic, fp.partition) {
+                None => {
+                    let known = ctx
+                        .broker
+                        .metadata()
+                        .topics
+                        .get(&topic)
+                        .map(|t| t.partitions.contains_key(&fp.partition))
+                        .unwrap_or(false);
+                    pd.error_code =
+                        if known { ResponseError::NotLeaderOrFollower } else { ResponseError::UnknownTopicOrPartition }
+                            .code();
+                    errors = true;
+                }
+                Some(p) if !p.is_leader() => {
+                    pd.error_code = ResponseError::NotLeaderOrFollower.code();
+                    errors = true;
+                }
+                Some(p) => {
+                    let epoch = p.leader_epoch();
+                    if v >= 9 && fp.current_leader_epoch >= 0 && fp.current_leader_epoch != epoch {
+                        pd.error_code = if fp.current_leader_epoch < epoch {
+                            ResponseError::FencedLeaderEpoch
+                        } else {
+                            ResponseError::UnknownLeaderEpoch
+                        }
+                        .code();
+                        errors = true;
+                    } else {
+                        let hw = p.high_watermark();
+                        pd.high_watermark = hw;
+                        pd.last_stable_offset = hw;
+                        pd.log_start_offset = p.log_start_offset();
+                        let room = max_total.saturating_sub(total);
+                        let limit = (fp.partition_max_bytes.max(0) as usize).min(room);
+                        if limit > 0 || total == 0 {
+                            match p.read(fp.fetch_offset, limit.max(1), follower) {
+                                Ok(r) => {
+                                    // Only the first non-empty partition may exceed
+                                    // the limits (one oversized batch).
+                                    if total == 0 || r.bytes.len() <= limit {
+                                        total += r.bytes.len();
+                                        pd.records = Some(Bytes::from(r.bytes));
+                                    }
+                                }
+                                Err(ReadError::OutOfRange { .. }) => {
+                                    pd.error_code = ResponseError::OffsetOutOfRange.code();
+                                    errors = true;
+                                }
+                                Err(ReadError::Storage(e)) => {
+                                    tracing::error!(topic = %topic, partition = fp.partition, error = %e, "read failed");
+                                    pd.error_code = ResponseError::KafkaStorageError.code();
+                                    errors = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            tr.partitions.push(pd);
+        }
+        resp.responses.push(tr);
+    }
+    (resp, total, errors)
+}

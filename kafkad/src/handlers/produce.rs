@@ -1,0 +1,131 @@
+//! Produce (0): validate each partition's batches (framing, CRC-32C, size),
+//! append as leader, and answer per acks: 0 -> no response at all, 1 ->
+//! after the local append, -1 -> once the high watermark covers the batch.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::ResponseError;
+
+use super::{msg, HandlerResult};
+use crate::connection::RequestContext;
+use crate::error::ConnectionError;
+use crate::log::batch::{self, BatchHeader};
+
+pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> HandlerResult {
+    let broker = &ctx.broker;
+    let acks = req.acks;
+    let mut resp = ProduceResponse::default();
+    // (topic index, partition index, last offset) awaiting acks=-1.
+    let mut waits: Vec<(usize, usize, i64)> = Vec::new();
+    let mut any_error = false;
+    for td in req.topic_data {
+        let topic = td.name.0.to_string();
+        let mut tr = TopicProduceResponse::default();
+        tr.name = td.name.clone();
+        for pd in td.partition_data {
+            let mut pr = PartitionProduceResponse::default();
+            pr.index = pd.index;
+            pr.base_offset = -1;
+            pr.log_append_time_ms = -1;
+            pr.log_start_offset = -1;
+            let r = if !matches!(acks, -1 | 0 | 1) {
+                Err((ResponseError::InvalidRequiredAcks, String::new()))
+            } else {
+                append(ctx, &topic, pd.index, pd.records.unwrap_or_default(), acks)
+            };
+            match r {
+                Ok(info) => {
+                    pr.base_offset = info.first_offset;
+                    if ctx.api_version >= 5 {
+                        pr.log_start_offset = info.log_start_offset;
+                    }
+                    if acks == -1 {
+                        waits.push((resp.responses.len(), tr.partition_responses.len(), info.last_offset));
+                    }
+                }
+                Err((e, text)) => {
+                    any_error = true;
+                    pr.error_code = e.code();
+                    if ctx.api_version >= 8 && !text.is_empty() {
+                        pr.error_message = msg(text);
+                    }
+                }
+            }
+            tr.partition_responses.push(pr);
+        }
+        resp.responses.push(tr);
+    }
+    if acks == 0 {
+        // No response is ever sent for acks=0; closing the connection is
+        // the only way Kafka signals a failure to such a producer.
+        if any_error {
+            return Err(ConnectionError::Malformed("acks=0 produce failed".into()));
+        }
+        return Ok(None);
+    }
+    if !waits.is_empty() {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms.max(0) as u64);
+        for (ti, pi, last) in waits {
+            let topic = resp.responses[ti].name.0.to_string();
+            let index = resp.responses[ti].partition_responses[pi].index;
+            let done = match broker.partition(&topic, index) {
+                Some(p) => {
+                    let mut rx = p.subscribe_hw();
+                    tokio::time::timeout_at(deadline, rx.wait_for(|hw| *hw > last))
+                        .await
+                        .map(|r| r.is_ok())
+                        .unwrap_or(false)
+                }
+                None => false,
+            };
+            if !done {
+                resp.responses[ti].partition_responses[pi].error_code = ResponseError::RequestTimedOut.code();
+            }
+        }
+    }
+    Ok(Some(ResponseKind::Produce(resp)))
+}
+
+fn append(
+    ctx: &RequestContext,
+    topic: &str,
+    index: i32,
+    records: Bytes,
+    acks: i16,
+) -> Result<crate::partition::AppendInfo, (ResponseError, String)> {
+    let broker = &ctx.broker;
+    let Some(part) = broker.partition(topic, index) else {
+        let known = broker.metadata().topics.get(topic).map(|t| t.partitions.contains_key(&index)).unwrap_or(false);
+        return Err(if known {
+            (ResponseError::NotLeaderOrFollower, String::new())
+        } else {
+            (ResponseError::UnknownTopicOrPartition, String::new())
+        });
+    };
+    if records.is_empty() {
+        return Err((ResponseError::CorruptMessage, "empty record set".into()));
+    }
+    let ranges = batch::split(&records).map_err(|e| (ResponseError::CorruptMessage, e.to_string()))?;
+    let mut headers: Vec<BatchHeader> = Vec::with_capacity(ranges.len());
+    for r in &ranges {
+        if r.len() > broker.config.message_max_bytes.max(0) as usize {
+            return Err((
+                ResponseError::MessageTooLarge,
+                format!("batch of {} bytes exceeds message.max.bytes {}", r.len(), broker.config.message_max_bytes),
+            ));
+        }
+        let h = batch::validate(&records[r.clone()]).map_err(|e| (ResponseError::CorruptMessage, e.to_string()))?;
+        if h.is_control() {
+            return Err((ResponseError::InvalidRecord, "clients may not write control batches".into()));
+        }
+        headers.push(h);
+    }
+    let info = part
+        .append_as_leader(&records, &ranges, &headers, acks, broker.config.min_insync_replicas)
+        .map_err(|e| (e, String::new()))?;
+    broker.notify_data();
+    Ok(info)
+}

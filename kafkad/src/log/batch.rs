@@ -1,0 +1,217 @@
+//! Record batch (magic v2) framing. Stored batches are the producer's bytes;
+//! only baseOffset (bytes 0..8) and partitionLeaderEpoch (12..16) are ever
+//! rewritten, which is safe because the CRC-32C covers attributes onward.
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+
+/// baseOffset(8) batchLength(4) partitionLeaderEpoch(4) magic(1) crc(4)
+/// attributes(2) lastOffsetDelta(4) firstTimestamp(8) maxTimestamp(8)
+/// producerId(8) producerEpoch(2) baseSequence(4) recordCount(4).
+pub const HEADER_LEN: usize = 61;
+/// Bytes before the part `batchLength` counts.
+pub const LOG_OVERHEAD: usize = 12;
+const MAGIC_OFFSET: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    pub batch_length: i32,
+    pub partition_leader_epoch: i32,
+    pub magic: i8,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub first_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    pub record_count: i32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("truncated batch")]
+    Truncated,
+    #[error("unsupported magic {0}")]
+    Magic(i8),
+    #[error("invalid batch: {0}")]
+    Invalid(String),
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    i32::from_be_bytes(a)
+}
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+
+impl BatchHeader {
+    /// Parse the fixed header; `buf` must hold at least `HEADER_LEN` bytes.
+    pub fn parse(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+        if buf.len() < HEADER_LEN {
+            return Err(BatchError::Truncated);
+        }
+        let magic = buf[MAGIC_OFFSET] as i8;
+        if magic != 2 {
+            return Err(BatchError::Magic(magic));
+        }
+        let h = BatchHeader {
+            base_offset: be_i64(buf, 0),
+            batch_length: be_i32(buf, 8),
+            partition_leader_epoch: be_i32(buf, 12),
+            magic,
+            attributes: be_i16(buf, 21),
+            last_offset_delta: be_i32(buf, 23),
+            first_timestamp: be_i64(buf, 27),
+            max_timestamp: be_i64(buf, 35),
+            producer_id: be_i64(buf, 43),
+            producer_epoch: be_i16(buf, 51),
+            base_sequence: be_i32(buf, 53),
+            record_count: be_i32(buf, 57),
+        };
+        if (h.batch_length as i64) < (HEADER_LEN - LOG_OVERHEAD) as i64 {
+            return Err(BatchError::Invalid(format!("batch length {}", h.batch_length)));
+        }
+        Ok(h)
+    }
+
+    /// Whole batch size on disk / on the wire.
+    pub fn size(&self) -> usize {
+        LOG_OVERHEAD + self.batch_length as usize
+    }
+
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + self.last_offset_delta as i64
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.attributes & (1 << 5) != 0
+    }
+
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence < 0 {
+            return -1;
+        }
+        // Sequences wrap at i32::MAX as in Kafka's DefaultRecordBatch.
+        ((self.base_sequence as i64 + self.last_offset_delta as i64) % (i32::MAX as i64 + 1)) as i32
+    }
+}
+
+/// Validate one complete batch: header sanity plus the CRC (checked by
+/// kafka-protocol's header decoder, which never decompresses).
+pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let h = BatchHeader::parse(batch)?;
+    if h.size() != batch.len() {
+        return Err(BatchError::Truncated);
+    }
+    if h.record_count <= 0 || h.last_offset_delta < 0 || h.record_count != h.last_offset_delta + 1 {
+        return Err(BatchError::Invalid(format!(
+            "record count {} does not match last offset delta {}",
+            h.record_count, h.last_offset_delta
+        )));
+    }
+    let mut b = Bytes::copy_from_slice(batch);
+    let infos = RecordBatchDecoder::decode_batch_info(&mut b).map_err(|e| BatchError::Invalid(e.to_string()))?;
+    if infos.len() != 1 {
+        return Err(BatchError::Invalid("not exactly one batch".into()));
+    }
+    Ok(h)
+}
+
+/// Split a produce payload into batch byte ranges; anything that is not a
+/// sequence of whole v2 batches is an error.
+pub fn split(records: &[u8]) -> Result<Vec<std::ops::Range<usize>>, BatchError> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < records.len() {
+        let rest = &records[pos..];
+        if rest.len() < HEADER_LEN {
+            return Err(BatchError::Truncated);
+        }
+        let h = BatchHeader::parse(rest)?;
+        let end = pos.checked_add(h.size()).ok_or(BatchError::Truncated)?;
+        if end > records.len() {
+            return Err(BatchError::Truncated);
+        }
+        out.push(pos..end);
+        pos = end;
+    }
+    Ok(out)
+}
+
+pub fn set_base_offset(batch: &mut [u8], offset: i64) {
+    batch[0..8].copy_from_slice(&offset.to_be_bytes());
+}
+
+pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
+    batch[12..16].copy_from_slice(&epoch.to_be_bytes());
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+    pub fn sample_batch(n: usize, compression: Compression) -> Vec<u8> {
+        let records: Vec<Record> = (0..n)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: 1000 + i as i64,
+                key: None,
+                value: Some(Bytes::from(format!("value-{i}"))),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression })
+            .expect("encode");
+        buf.to_vec()
+    }
+
+    #[test]
+    fn validates_and_rewrites_offsets() {
+        let mut b = sample_batch(3, Compression::None);
+        let h = validate(&b).expect("valid");
+        assert_eq!(h.record_count, 3);
+        set_base_offset(&mut b, 42);
+        set_partition_leader_epoch(&mut b, 7);
+        let h = validate(&b).expect("still valid after in-place rewrite");
+        assert_eq!(h.base_offset, 42);
+        assert_eq!(h.last_offset(), 44);
+        assert_eq!(h.partition_leader_epoch, 7);
+    }
+
+    #[test]
+    fn corrupt_crc_rejected() {
+        let mut b = sample_batch(2, Compression::None);
+        let n = b.len();
+        b[n - 1] ^= 0xff;
+        assert!(matches!(validate(&b), Err(BatchError::Invalid(_))));
+    }
+
+    #[test]
+    fn split_rejects_garbage() {
+        assert!(split(&[0u8; 10]).is_err());
+        let mut two = sample_batch(1, Compression::None);
+        two.extend(sample_batch(2, Compression::None));
+        assert_eq!(split(&two).expect("two batches").len(), 2);
+        two.push(0);
+        assert!(split(&two).is_err());
+    }
+}

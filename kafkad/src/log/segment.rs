@@ -1,0 +1,336 @@
+//! One log segment: `<base>.log` of raw batches plus its sparse `.index`
+//! (4-byte relative offset, 4-byte position) and `.timeindex` (8-byte
+//! timestamp, 4-byte relative offset), both big-endian as Kafka writes them.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{IoContext, StorageError};
+use crate::log::batch::{self, BatchHeader, HEADER_LEN};
+
+pub fn file_name(base: i64, ext: &str) -> String {
+    format!("{base:020}.{ext}")
+}
+
+pub struct Segment {
+    pub base_offset: i64,
+    pub dir: PathBuf,
+    log: File,
+    index_file: File,
+    time_file: File,
+    /// (relative offset, position) in offset order.
+    index: Vec<(u32, u32)>,
+    /// (max timestamp so far, relative offset).
+    time_index: Vec<(i64, u32)>,
+    pub size: u64,
+    /// Offset after the last batch in this segment.
+    pub next_offset: i64,
+    pub max_timestamp: i64,
+    bytes_since_index: u64,
+    index_interval: u64,
+    /// When the segment file was created/last modified (ms), for retention
+    /// of segments without timestamps.
+    pub modified_ms: i64,
+}
+
+impl Segment {
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join(file_name(self.base_offset, "log"))
+    }
+
+    pub fn create(dir: &Path, base_offset: i64, index_interval: u64) -> Result<Segment, StorageError> {
+        Self::open_files(dir, base_offset, index_interval)
+    }
+
+    fn open_files(dir: &Path, base_offset: i64, index_interval: u64) -> Result<Segment, StorageError> {
+        let open = |ext: &str| -> Result<File, StorageError> {
+            let p = dir.join(file_name(base_offset, ext));
+            OpenOptions::new().read(true).append(true).create(true).open(&p).at(&p)
+        };
+        let log = open("log")?;
+        let index_file = open("index")?;
+        let time_file = open("timeindex")?;
+        let size = log.metadata().at(&dir.join(file_name(base_offset, "log")))?.len();
+        Ok(Segment {
+            base_offset,
+            dir: dir.to_path_buf(),
+            log,
+            index_file,
+            time_file,
+            index: Vec::new(),
+            time_index: Vec::new(),
+            size,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            bytes_since_index: 0,
+            index_interval: index_interval.max(1),
+            modified_ms: crate::now_ms(),
+        })
+    }
+
+    /// Open an existing segment. With `recover`, every batch is re-read and
+    /// CRC-checked, a torn or corrupt tail is cut off and both indexes are
+    /// rebuilt; otherwise the index files on disk are trusted.
+    pub fn open(dir: &Path, base_offset: i64, index_interval: u64, recover: bool) -> Result<Segment, StorageError> {
+        let mut seg = Self::open_files(dir, base_offset, index_interval)?;
+        if let Ok(meta) = seg.log.metadata() {
+            if let Ok(m) = meta.modified() {
+                if let Ok(d) = m.duration_since(std::time::UNIX_EPOCH) {
+                    seg.modified_ms = d.as_millis() as i64;
+                }
+            }
+        }
+        let loaded = !recover && seg.load_indexes();
+        if !loaded {
+            seg.recover()?;
+        }
+        Ok(seg)
+    }
+
+    /// Trust the on-disk indexes; find next_offset from the last batch the
+    /// index points near. Returns false when the files look unusable.
+    fn load_indexes(&mut self) -> bool {
+        let read_all = |f: &File| -> Option<Vec<u8>> {
+            let len = f.metadata().ok()?.len() as usize;
+            let mut buf = vec![0u8; len];
+            f.read_exact_at(&mut buf, 0).ok()?;
+            Some(buf)
+        };
+        let (Some(idx), Some(tidx)) = (read_all(&self.index_file), read_all(&self.time_file)) else {
+            return false;
+        };
+        if idx.len() % 8 != 0 || tidx.len() % 12 != 0 {
+            return false;
+        }
+        self.index = idx
+            .chunks_exact(8)
+            .map(|c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])))
+            .collect();
+        self.time_index = tidx
+            .chunks_exact(12)
+            .map(|c| {
+                let mut t = [0u8; 8];
+                t.copy_from_slice(&c[0..8]);
+                (i64::from_be_bytes(t), u32::from_be_bytes([c[8], c[9], c[10], c[11]]))
+            })
+            .collect();
+        if self.index.iter().any(|(_, pos)| *pos as u64 >= self.size.max(1)) {
+            return false;
+        }
+        // Walk from the last indexed position to the end to find the LEO.
+        let start = self.index.last().map(|e| e.1 as u64).unwrap_or(0);
+        let mut pos = start;
+        let mut next = self.base_offset;
+        while pos < self.size {
+            match self.header_at(pos) {
+                Ok(Some(h)) => {
+                    next = h.last_offset() + 1;
+                    self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+                    pos += h.size() as u64;
+                }
+                _ => return false,
+            }
+        }
+        if pos != self.size {
+            return false;
+        }
+        self.next_offset = next;
+        if let Some((ts, _)) = self.time_index.last() {
+            self.max_timestamp = self.max_timestamp.max(*ts);
+        }
+        self.bytes_since_index = self.size - start;
+        true
+    }
+
+    /// Rescan the whole segment: keep the valid prefix, rebuild indexes.
+    fn recover(&mut self) -> Result<(), StorageError> {
+        self.index.clear();
+        self.time_index.clear();
+        self.bytes_since_index = 0;
+        self.max_timestamp = -1;
+        self.next_offset = self.base_offset;
+        let mut pos: u64 = 0;
+        let mut buf = Vec::new();
+        let mut expected = self.base_offset;
+        loop {
+            if pos + HEADER_LEN as u64 > self.size {
+                break;
+            }
+            let Ok(Some(h)) = self.header_at(pos) else { break };
+            let end = pos + h.size() as u64;
+            if end > self.size || h.base_offset < expected {
+                break;
+            }
+            buf.resize(h.size(), 0);
+            if self.log.read_exact_at(&mut buf, pos).is_err() {
+                break;
+            }
+            if batch::validate(&buf).is_err() {
+                break;
+            }
+            self.maybe_index(&h, pos as u32);
+            self.bytes_since_index += h.size() as u64;
+            self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+            self.next_offset = h.last_offset() + 1;
+            expected = self.next_offset;
+            pos = end;
+        }
+        let path = self.log_path();
+        if pos < self.size {
+            tracing::warn!(segment = %path.display(), valid_bytes = pos, file_bytes = self.size,
+                "truncating invalid or torn tail found during recovery");
+            self.log.set_len(pos).at(&path)?;
+            self.size = pos;
+        }
+        self.rewrite_index_files()
+    }
+
+    fn rewrite_index_files(&mut self) -> Result<(), StorageError> {
+        let mut idx = Vec::with_capacity(self.index.len() * 8);
+        for (rel, pos) in &self.index {
+            idx.extend_from_slice(&rel.to_be_bytes());
+            idx.extend_from_slice(&pos.to_be_bytes());
+        }
+        let mut tidx = Vec::with_capacity(self.time_index.len() * 12);
+        for (ts, rel) in &self.time_index {
+            tidx.extend_from_slice(&ts.to_be_bytes());
+            tidx.extend_from_slice(&rel.to_be_bytes());
+        }
+        let ip = self.dir.join(file_name(self.base_offset, "index"));
+        self.index_file.set_len(0).at(&ip)?;
+        self.index_file.write_all(&idx).at(&ip)?;
+        let tp = self.dir.join(file_name(self.base_offset, "timeindex"));
+        self.time_file.set_len(0).at(&tp)?;
+        self.time_file.write_all(&tidx).at(&tp)?;
+        Ok(())
+    }
+
+    /// Add sparse index entries before a batch at `pos`, every
+    /// index.interval.bytes of log, as Kafka's LogSegment.append does.
+    fn maybe_index(&mut self, h: &BatchHeader, pos: u32) -> Option<([u8; 8], Option<[u8; 12]>)> {
+        if self.bytes_since_index < self.index_interval {
+            return None;
+        }
+        let rel = (h.base_offset - self.base_offset) as u32;
+        self.index.push((rel, pos));
+        let mut e = [0u8; 8];
+        e[..4].copy_from_slice(&rel.to_be_bytes());
+        e[4..].copy_from_slice(&pos.to_be_bytes());
+        self.bytes_since_index = 0;
+        let ts = self.max_timestamp.max(h.max_timestamp);
+        let t = if self.time_index.last().map(|l| ts > l.0).unwrap_or(ts >= 0) {
+            let trel = (h.last_offset() - self.base_offset) as u32;
+            self.time_index.push((ts, trel));
+            let mut t = [0u8; 12];
+            t[..8].copy_from_slice(&ts.to_be_bytes());
+            t[8..].copy_from_slice(&trel.to_be_bytes());
+            Some(t)
+        } else {
+            None
+        };
+        Some((e, t))
+    }
+
+    /// Append one batch whose offsets are already assigned.
+    pub fn append(&mut self, h: &BatchHeader, bytes: &[u8]) -> Result<(), StorageError> {
+        let pos = self.size as u32;
+        if let Some((e, t)) = self.maybe_index(h, pos) {
+            let ip = self.dir.join(file_name(self.base_offset, "index"));
+            self.index_file.write_all(&e).at(&ip)?;
+            if let Some(t) = t {
+                let tp = self.dir.join(file_name(self.base_offset, "timeindex"));
+                self.time_file.write_all(&t).at(&tp)?;
+            }
+        }
+        let path = self.log_path();
+        self.log.write_all(bytes).at(&path)?;
+        self.size += bytes.len() as u64;
+        self.bytes_since_index += bytes.len() as u64;
+        self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+        self.next_offset = h.last_offset() + 1;
+        self.modified_ms = crate::now_ms();
+        Ok(())
+    }
+
+    pub fn header_at(&self, pos: u64) -> std::io::Result<Option<BatchHeader>> {
+        if pos + HEADER_LEN as u64 > self.size {
+            return Ok(None);
+        }
+        let mut buf = [0u8; HEADER_LEN];
+        self.log.read_exact_at(&mut buf, pos)?;
+        Ok(BatchHeader::parse(&buf).ok())
+    }
+
+    /// Position of the first batch whose last offset is >= `offset`.
+    pub fn find_position(&self, offset: i64) -> std::io::Result<Option<(u64, BatchHeader)>> {
+        let rel = (offset - self.base_offset).max(0);
+        let start = match self.index.partition_point(|(r, _)| (*r as i64) <= rel) {
+            0 => 0,
+            i => self.index[i - 1].1 as u64,
+        };
+        let mut pos = start;
+        while let Some(h) = self.header_at(pos)? {
+            if h.last_offset() >= offset {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// First position of a batch containing a record with timestamp >= ts.
+    pub fn find_by_timestamp(&self, ts: i64) -> std::io::Result<Option<(u64, BatchHeader)>> {
+        let start_rel = match self.time_index.partition_point(|(t, _)| *t < ts) {
+            0 => 0,
+            i => self.time_index[i - 1].1 as i64,
+        };
+        let (mut pos, _) = match self.find_position(self.base_offset + start_rel)? {
+            Some(x) => x,
+            None => return Ok(None),
+        };
+        while let Some(h) = self.header_at(pos)? {
+            if h.max_timestamp >= ts {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.size() as u64;
+        }
+        Ok(None)
+    }
+
+    pub fn read_at(&self, pos: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let len = len.min(self.size.saturating_sub(pos) as usize);
+        let mut buf = vec![0u8; len];
+        self.log.read_exact_at(&mut buf, pos)?;
+        Ok(buf)
+    }
+
+    /// Drop everything at and above `offset` (used by truncate_to).
+    pub fn truncate_to(&mut self, offset: i64) -> Result<(), StorageError> {
+        let path = self.log_path();
+        let pos = match self.find_position(offset).at(&path)? {
+            Some((pos, h)) if h.base_offset >= offset => pos,
+            // A batch straddling `offset` cannot be split; keep it whole as
+            // Kafka does (truncation points are batch boundaries).
+            Some((pos, h)) => pos + h.size() as u64,
+            None => return Ok(()),
+        };
+        self.log.set_len(pos).at(&path)?;
+        self.size = pos;
+        self.recover()
+    }
+
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.log.sync_data().at(&self.log_path())?;
+        let _ = self.index_file.sync_data();
+        let _ = self.time_file.sync_data();
+        Ok(())
+    }
+
+    pub fn delete_files(self) {
+        for ext in ["log", "index", "timeindex"] {
+            let _ = std::fs::remove_file(self.dir.join(file_name(self.base_offset, ext)));
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The broker's view of the cluster, rebuilt from ZooKeeper, and the JSON
+//! payloads of Kafka's znodes (see kafka-zk-mode.md for the layout).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpoint {
+    pub listener: String,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    pub id: i32,
+    pub endpoints: Vec<BrokerEndpoint>,
+    pub rack: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub replicas: Vec<i32>,
+    /// -1 when the partition has no state yet or no leader.
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub isr: Vec<i32>,
+    pub controller_epoch: i32,
+    /// zkVersion of the state znode, for conditional updates.
+    pub zk_version: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub topic_id: Uuid,
+    pub partitions: BTreeMap<i32, PartitionInfo>,
+    pub config: BTreeMap<String, String>,
+    /// A delete marker exists in /admin/delete_topics.
+    pub deleting: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterMetadata {
+    pub brokers: BTreeMap<i32, BrokerInfo>,
+    pub controller_id: i32,
+    pub topics: BTreeMap<String, TopicInfo>,
+}
+
+/// Kafka's Uuid.toString: URL-safe base64 without padding (22 chars).
+pub fn uuid_to_kafka(id: &Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+pub fn uuid_from_kafka(s: &str) -> Option<Uuid> {
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim()).ok()?;
+    Uuid::from_slice(&b).ok()
+}
+
+/// A random id that, like Kafka's Uuid.randomUuid, never prints with a
+/// leading '-' (command-line tools would take it for a flag).
+pub fn random_kafka_uuid() -> Uuid {
+    loop {
+        let id = Uuid::new_v4();
+        if !uuid_to_kafka(&id).starts_with('-') {
+            return id;
+        }
+    }
+}
+
+pub fn broker_json(
+    id_rack: Option<&str>,
+    endpoints: &[BrokerEndpoint],
+    protocol_map: &BTreeMap<String, String>,
+    now_ms: i64,
+) -> Vec<u8> {
+    let first = endpoints.first();
+    let mut v = json!({
+        "version": 5,
+        "host": first.map(|e| e.host.clone()).unwrap_or_default(),
+        "port": first.map(|e| e.port as i64).unwrap_or(-1),
+        "endpoints": endpoints.iter().map(|e| format!("{}://{}:{}", e.listener, e.host, e.port)).collect::<Vec<_>>(),
+        "listener_security_protocol_map": protocol_map,
+        "jmx_port": -1,
+        "timestamp": now_ms.to_string(),
+        "features": {},
+    });
+    if let (Some(rack), Some(obj)) = (id_rack, v.as_object_mut()) {
+        obj.insert("rack".into(), Value::String(rack.to_string()));
+    }
+    v.to_string().into_bytes()
+}
+
+pub fn parse_broker(id: i32, data: &[u8]) -> Option<BrokerInfo> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    let mut endpoints = Vec::new();
+    if let Some(eps) = v.get("endpoints").and_then(Value::as_array) {
+        for e in eps.iter().filter_map(Value::as_str) {
+            let Some((name, rest)) = e.split_once("://") else { continue };
+            let Some((host, port)) = rest.rsplit_once(':') else { continue };
+            let Ok(port) = port.parse() else { continue };
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            endpoints.push(BrokerEndpoint { listener: name.to_string(), host, port });
+        }
+    }
+    if endpoints.is_empty() {
+        // Version 1-era registrations carry only host/port.
+        let host = v.get("host")?.as_str()?.to_string();
+        let port = v.get("port")?.as_i64()? as u16;
+        endpoints.push(BrokerEndpoint { listener: "PLAINTEXT".into(), host, port });
+    }
+    let rack = v.get("rack").and_then(Value::as_str).map(str::to_string);
+    Some(BrokerInfo { id, endpoints, rack })
+}
+
+pub fn topic_assignment_json(assignment: &BTreeMap<i32, Vec<i32>>, topic_id: &Uuid) -> Vec<u8> {
+    let parts: serde_json::Map<String, Value> = assignment.iter().map(|(p, r)| (p.to_string(), json!(r))).collect();
+    json!({
+        "version": 3,
+        "partitions": parts,
+        "adding_replicas": {},
+        "removing_replicas": {},
+        "topic_id": uuid_to_kafka(topic_id),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// (assignment, topic id if present). Older versions have no topic_id; the
+/// controller adds one.
+pub fn parse_topic_assignment(data: &[u8]) -> Option<(BTreeMap<i32, Vec<i32>>, Option<Uuid>)> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    let mut out = BTreeMap::new();
+    for (p, r) in v.get("partitions")?.as_object()? {
+        let p: i32 = p.parse().ok()?;
+        let replicas: Vec<i32> = r.as_array()?.iter().filter_map(|x| x.as_i64().map(|x| x as i32)).collect();
+        out.insert(p, replicas);
+    }
+    let id = v.get("topic_id").and_then(Value::as_str).and_then(uuid_from_kafka);
+    Some((out, id))
+}
+
+pub fn partition_state_json(leader: i32, leader_epoch: i32, isr: &[i32], controller_epoch: i32) -> Vec<u8> {
+    json!({
+        "controller_epoch": controller_epoch,
+        "leader": leader,
+        "version": 1,
+        "leader_epoch": leader_epoch,
+        "isr": isr,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// (leader, leader_epoch, isr, controller_epoch)
+pub fn parse_partition_state(data: &[u8]) -> Option<(i32, i32, Vec<i32>, i32)> {
+    let v: Value = serde_json::from_slice(data).ok()?;
+    let leader = v.get("leader")?.as_i64()? as i32;
+    let epoch = v.get("leader_epoch")?.as_i64()? as i32;
+    let isr = v.get("isr")?.as_array()?.iter().filter_map(|x| x.as_i64().map(|x| x as i32)).collect();
+    let ce = v.get("controller_epoch").and_then(Value::as_i64).unwrap_or(0) as i32;
+    Some((leader, epoch, isr, ce))
+}
+
+pub fn config_json(config: &BTreeMap<String, String>) -> Vec<u8> {
+    json!({"version": 1, "config": config}).to_string().into_bytes()
+}
+
+pub fn parse_config(data: &[u8]) -> BTreeMap<String, String> {
+    let Ok(v) = serde_json::from_slice::<Value>(data) else {
+        return BTreeMap::new();
+    };
+    let Some(obj) = v.get("config").and_then(Value::as_object) else {
+        return BTreeMap::new();
+    };
+    obj.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_roundtrip_and_shape() {
+        let id = random_kafka_uuid();
+        let s = uuid_to_kafka(&id);
+        assert_eq!(s.len(), 22);
+        assert_eq!(uuid_from_kafka(&s), Some(id));
+    }
+
+    #[test]
+    fn znode_payloads() {
+        let mut a = BTreeMap::new();
+        a.insert(0, vec![1, 2]);
+        let id = random_kafka_uuid();
+        let (back, bid) = parse_topic_assignment(&topic_assignment_json(&a, &id)).expect("parse");
+        assert_eq!(back, a);
+        assert_eq!(bid, Some(id));
+        let (l, e, isr, ce) = parse_partition_state(&partition_state_json(1, 3, &[1, 2], 4)).expect("state");
+        assert_eq!((l, e, isr, ce), (1, 3, vec![1, 2], 4));
+        let b = parse_broker(
+            1,
+            br#"{"version":5,"host":"h","port":9092,"endpoints":["PLAINTEXT://h:9092","PLAINTEXT_HOST://localhost:29092"],"jmx_port":-1}"#,
+        )
+        .expect("broker");
+        assert_eq!(b.endpoints.len(), 2);
+        assert_eq!(b.endpoints[1].port, 29092);
+        let mut c = BTreeMap::new();
+        c.insert("retention.ms".to_string(), "1000".to_string());
+        assert_eq!(parse_config(&config_json(&c)), c);
+    }
+}

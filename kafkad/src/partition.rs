@@ -1,0 +1,309 @@
+//! A partition replica on this broker: its log, leadership (leader epoch,
+//! ISR), the high watermark, and idempotent-producer sequence state.
+//!
+//! The high watermark is min(LEO) over the ISR. With no followers yet the
+//! ISR holds only the leader, so HW = LEO right after an append; follower
+//! LEOs (`follower_leo`) are where replication will plug in.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use kafka_protocol::ResponseError;
+use tokio::sync::watch;
+
+use crate::log::batch::{self, BatchHeader};
+use crate::log::manager::SharedLog;
+use crate::log::{ReadError, ReadResult};
+
+#[derive(Debug, Clone)]
+struct Leadership {
+    leader: i32,
+    leader_epoch: i32,
+    isr: Vec<i32>,
+    replicas: Vec<i32>,
+    follower_leo: HashMap<i32, i64>,
+}
+
+/// The last few batches of one producer, for duplicate detection (Kafka
+/// keeps five, matching max.in.flight.requests.per.connection).
+#[derive(Debug, Default)]
+struct ProducerEntry {
+    epoch: i16,
+    /// (first seq, last seq, first offset, last offset)
+    batches: VecDeque<(i32, i32, i64, i64)>,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub topic_id: uuid::Uuid,
+    pub broker_id: i32,
+    pub log: SharedLog,
+    state: Mutex<Leadership>,
+    hw: watch::Sender<i64>,
+    producers: Mutex<HashMap<i64, ProducerEntry>>,
+}
+
+/// Result of a leader append.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub log_start_offset: i64,
+}
+
+fn err<T>(e: ResponseError) -> Result<T, ResponseError> {
+    Err(e)
+}
+
+impl Partition {
+    pub fn new(
+        topic: &str,
+        index: i32,
+        topic_id: uuid::Uuid,
+        broker_id: i32,
+        log: SharedLog,
+        hw_checkpoint: i64,
+    ) -> Partition {
+        Partition {
+            topic: topic.to_string(),
+            index,
+            topic_id,
+            broker_id,
+            log,
+            state: Mutex::new(Leadership {
+                leader: -1,
+                leader_epoch: -1,
+                isr: Vec::new(),
+                replicas: Vec::new(),
+                follower_leo: HashMap::new(),
+            }),
+            hw: watch::channel(hw_checkpoint).0,
+            producers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        *self.hw.borrow()
+    }
+
+    pub fn subscribe_hw(&self) -> watch::Receiver<i64> {
+        self.hw.subscribe()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.state.lock().map(|s| s.leader == self.broker_id).unwrap_or(false)
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.state.lock().map(|s| s.leader_epoch).unwrap_or(-1)
+    }
+
+    pub fn isr_len(&self) -> usize {
+        self.state.lock().map(|s| s.isr.len()).unwrap_or(0)
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log.lock().map(|l| l.log_end_offset()).unwrap_or(-1)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.lock().map(|l| l.log_start_offset).unwrap_or(-1)
+    }
+
+    /// Apply a partition state from ZooKeeper. Returns true when this broker
+    /// just became leader for a new epoch.
+    pub fn apply_state(&self, leader: i32, leader_epoch: i32, isr: &[i32], replicas: &[i32]) -> bool {
+        let Ok(mut s) = self.state.lock() else { return false };
+        if leader_epoch < s.leader_epoch {
+            return false;
+        }
+        let newly = leader == self.broker_id && (s.leader != self.broker_id || s.leader_epoch != leader_epoch);
+        s.leader = leader;
+        s.leader_epoch = leader_epoch;
+        s.isr = isr.to_vec();
+        s.replicas = replicas.to_vec();
+        drop(s);
+        if newly {
+            if let Ok(mut log) = self.log.lock() {
+                let leo = log.log_end_offset();
+                if log.epochs.assign(leader_epoch, leo) {
+                    if let Err(e) = log.epochs.save(&log.dir) {
+                        tracing::error!(error = %e, "cannot write leader-epoch-checkpoint");
+                    }
+                }
+            }
+            tracing::info!(topic = %self.topic, partition = self.index, leader_epoch, "became leader");
+        }
+        self.maybe_increment_hw();
+        newly
+    }
+
+    /// HW = min LEO over the ISR (the leader's own LEO included).
+    pub fn maybe_increment_hw(&self) -> bool {
+        let leo = self.log_end_offset();
+        let Ok(s) = self.state.lock() else { return false };
+        if s.leader != self.broker_id {
+            return false;
+        }
+        let mut hw = leo;
+        for r in &s.isr {
+            if *r != self.broker_id {
+                hw = hw.min(s.follower_leo.get(r).copied().unwrap_or(0));
+            }
+        }
+        drop(s);
+        let mut changed = false;
+        self.hw.send_if_modified(|cur| {
+            if hw > *cur || *cur > leo {
+                *cur = hw;
+                changed = true;
+            }
+            changed
+        });
+        changed
+    }
+
+    /// Append validated batches as leader. Duplicate idempotent batches are
+    /// acknowledged with their original offsets instead of being written.
+    pub fn append_as_leader(
+        &self,
+        records: &[u8],
+        ranges: &[std::ops::Range<usize>],
+        headers: &[BatchHeader],
+        required_acks: i16,
+        min_insync_replicas: i32,
+    ) -> Result<AppendInfo, ResponseError> {
+        let (is_leader, epoch, isr_len) = match self.state.lock() {
+            Ok(s) => (s.leader == self.broker_id, s.leader_epoch, s.isr.len()),
+            Err(_) => return err(ResponseError::UnknownServerError),
+        };
+        if !is_leader {
+            return err(ResponseError::NotLeaderOrFollower);
+        }
+        if required_acks == -1 && (isr_len as i32) < min_insync_replicas {
+            return err(ResponseError::NotEnoughReplicas);
+        }
+        let Ok(mut log) = self.log.lock() else {
+            return err(ResponseError::UnknownServerError);
+        };
+        let mut producers = match self.producers.lock() {
+            Ok(p) => p,
+            Err(_) => return err(ResponseError::UnknownServerError),
+        };
+        // Idempotence: a single-batch retry of a batch already written is
+        // answered from the cache.
+        if let [h] = headers {
+            if h.producer_id >= 0 && h.base_sequence >= 0 {
+                if let Some(entry) = producers.get(&h.producer_id) {
+                    if h.producer_epoch < entry.epoch {
+                        return err(ResponseError::InvalidProducerEpoch);
+                    }
+                    if h.producer_epoch == entry.epoch {
+                        if let Some(&(_, _, first, last)) =
+                            entry.batches.iter().find(|b| b.0 == h.base_sequence && b.1 == h.last_sequence())
+                        {
+                            return Ok(AppendInfo {
+                                first_offset: first,
+                                last_offset: last,
+                                log_start_offset: log.log_start_offset,
+                            });
+                        }
+                        if let Some(&(_, last_seq, _, _)) = entry.batches.back() {
+                            let expected = if last_seq == i32::MAX { 0 } else { last_seq + 1 };
+                            if h.base_sequence != expected {
+                                return err(ResponseError::OutOfOrderSequenceNumber);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut buf = records.to_vec();
+        let (first, last) = match log.append_as_leader(&mut buf, ranges, epoch.max(0)) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+                return err(ResponseError::KafkaStorageError);
+            }
+        };
+        // Record producer state per batch, with the offsets just assigned.
+        let mut next = first;
+        for h in headers {
+            let count = h.last_offset_delta as i64 + 1;
+            if h.producer_id >= 0 && h.base_sequence >= 0 {
+                let entry = producers.entry(h.producer_id).or_default();
+                if h.producer_epoch != entry.epoch {
+                    entry.epoch = h.producer_epoch;
+                    entry.batches.clear();
+                }
+                entry.batches.push_back((h.base_sequence, h.last_sequence(), next, next + count - 1));
+                while entry.batches.len() > 5 {
+                    entry.batches.pop_front();
+                }
+            }
+            next += count;
+        }
+        let log_start_offset = log.log_start_offset;
+        drop(producers);
+        drop(log);
+        self.maybe_increment_hw();
+        Ok(AppendInfo { first_offset: first, last_offset: last, log_start_offset })
+    }
+
+    /// Read for a consumer (bounded by the HW) or a follower (by the LEO).
+    pub fn read(&self, offset: i64, max_bytes: usize, up_to_leo: bool) -> Result<ReadResult, ReadError> {
+        let hw = self.high_watermark();
+        let log = self.log.lock().map_err(|_| {
+            ReadError::Storage(crate::error::StorageError::Corrupt {
+                path: Default::default(),
+                reason: "poisoned".into(),
+            })
+        })?;
+        let bound = if up_to_leo { log.log_end_offset() } else { hw };
+        log.read(offset, max_bytes, bound)
+    }
+
+    /// Earliest offset whose timestamp is >= ts, with that record's
+    /// timestamp; the batch is decoded (and decompressed) to find the record.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+        let found = {
+            let log = self.log.lock().ok()?;
+            log.batch_for_timestamp(ts).ok()??
+        };
+        let (h, bytes) = found;
+        let mut b = bytes::Bytes::from(bytes);
+        if let Ok(set) = kafka_protocol::records::RecordBatchDecoder::decode(&mut b) {
+            for r in set.records {
+                if r.timestamp >= ts && r.offset < self.high_watermark() {
+                    return Some((r.offset, r.timestamp));
+                }
+            }
+        }
+        (h.base_offset < self.high_watermark()).then_some((h.base_offset, h.max_timestamp))
+    }
+
+    /// Largest timestamp and its offset (ListOffsets -3, MAX_TIMESTAMP).
+    pub fn max_timestamp(&self) -> (i64, i64) {
+        let Some(log) = self.log.lock().ok() else { return (-1, -1) };
+        let hw = self.high_watermark();
+        let mut best = (-1i64, -1i64);
+        let mut offset = log.log_start_offset;
+        while offset < hw {
+            let Ok(r) = log.read(offset, 1 << 20, hw) else { break };
+            if r.bytes.is_empty() {
+                break;
+            }
+            let Ok(ranges) = batch::split(&r.bytes) else { break };
+            for rg in ranges {
+                if let Ok(h) = BatchHeader::parse(&r.bytes[rg]) {
+                    if h.max_timestamp > best.0 {
+                        best = (h.max_timestamp, h.last_offset());
+                    }
+                    offset = h.last_offset() + 1;
+                }
+            }
+        }
+        best
+    }
+}

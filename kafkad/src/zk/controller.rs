@@ -1,0 +1,342 @@
+//! Controller election through /controller + /controller_epoch, and the
+//! controller's duties: partition state for new topics (including topics
+//! written straight into ZooKeeper), leader election when brokers die, and
+//! topic deletion. Every controller write is a multi that first checks the
+//! /controller_epoch zkVersion, so a deposed controller cannot write.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::task::JoinSet;
+use zookeeper_client::Error as ZkErr;
+
+use crate::broker::Broker;
+use crate::metadata;
+use crate::zk::{ephemeral, persistent};
+
+const CONTROLLER: &str = "/controller";
+const CONTROLLER_EPOCH: &str = "/controller_epoch";
+
+/// The fencing token of the controller we are.
+#[derive(Debug, Clone, Copy)]
+struct Epoch {
+    epoch: i32,
+    zk_version: i32,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ControllerError {
+    #[error("no longer controller")]
+    Resigned,
+    #[error(transparent)]
+    Zk(#[from] ZkErr),
+}
+
+fn zk_fatal(e: &ZkErr) -> bool {
+    matches!(e, ZkErr::SessionExpired | ZkErr::ClientClosed)
+}
+
+pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSignal) {
+    loop {
+        if shutdown.is_triggered() {
+            return;
+        }
+        let r = tokio::select! {
+            r = elect_or_follow(&broker) => r,
+            _ = shutdown.recv() => return,
+        };
+        match r {
+            Ok(Some(epoch)) => {
+                broker.is_controller.store(true, Ordering::SeqCst);
+                tracing::info!(epoch = epoch.epoch, "this broker is now the controller");
+                let r = tokio::select! {
+                    r = act_as_controller(&broker, epoch) => r,
+                    _ = shutdown.recv() => Ok(()),
+                };
+                broker.is_controller.store(false, Ordering::SeqCst);
+                match r {
+                    Ok(()) | Err(ControllerError::Resigned) => tracing::info!("resigned as controller"),
+                    Err(ControllerError::Zk(e)) => {
+                        tracing::error!(error = %e, "controller failed");
+                        if zk_fatal(&e) {
+                            return;
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "controller election failed; retrying");
+                if zk_fatal(&e) {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// One election round. `Some` when we won; `None` after following another
+/// controller until it went away.
+async fn elect_or_follow(broker: &Broker) -> Result<Option<Epoch>, ZkErr> {
+    let zk = &broker.zk.client;
+    let me = broker.id();
+    let (stat, watcher) = zk.check_and_watch_stat(CONTROLLER).await?;
+    if let Some(stat) = stat {
+        let data = match zk.get_data(CONTROLLER).await {
+            Ok((d, _)) => d,
+            Err(ZkErr::NoNode) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let id = serde_json::from_slice::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|v| v.get("brokerid").and_then(|b| b.as_i64()))
+            .unwrap_or(-1) as i32;
+        if id == me && stat.ephemeral_owner != zk.session_id().0 {
+            // Left by a previous run of this broker id: its session is dead
+            // or dying, and no other broker may use our id.
+            tracing::warn!("removing /controller left by a previous run of this broker");
+            let _ = zk.delete(CONTROLLER, Some(stat.version)).await;
+            return Ok(None);
+        }
+        set_controller_id(broker, id);
+        if id == me {
+            // Our own session still holds it (e.g. after a loop restart).
+            let (d, st) = zk.get_data(CONTROLLER_EPOCH).await?;
+            let epoch = std::str::from_utf8(&d).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+            return Ok(Some(Epoch { epoch, zk_version: st.version }));
+        }
+        watcher.changed().await;
+        return Ok(None);
+    }
+    let (epoch, version) = match zk.get_data(CONTROLLER_EPOCH).await {
+        Ok((d, st)) => {
+            (std::str::from_utf8(&d).ok().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(0), Some(st.version))
+        }
+        Err(ZkErr::NoNode) => (0, None),
+        Err(e) => return Err(e),
+    };
+    let body = json!({"version": 1, "brokerid": me, "timestamp": crate::now_ms().to_string()}).to_string();
+    let new_epoch = epoch + 1;
+    let mut multi = zk.new_multi_writer();
+    multi.add_create(CONTROLLER, body.as_bytes(), &ephemeral())?;
+    match version {
+        Some(v) => multi.add_set_data(CONTROLLER_EPOCH, new_epoch.to_string().as_bytes(), Some(v))?,
+        None => multi.add_create(CONTROLLER_EPOCH, new_epoch.to_string().as_bytes(), &persistent())?,
+    }
+    match multi.commit().await {
+        Ok(results) => {
+            let zk_version = match version {
+                Some(v) => results
+                    .get(1)
+                    .and_then(|r| match r {
+                        zookeeper_client::MultiWriteResult::SetData { stat } => Some(stat.version),
+                        _ => None,
+                    })
+                    .unwrap_or(v + 1),
+                None => 0,
+            };
+            set_controller_id(broker, me);
+            Ok(Some(Epoch { epoch: new_epoch, zk_version }))
+        }
+        Err(e) => {
+            let e: ZkErr = e.into();
+            match e {
+                ZkErr::NodeExists | ZkErr::BadVersion | ZkErr::NoNode => Ok(None),
+                e => Err(e),
+            }
+        }
+    }
+}
+
+fn set_controller_id(broker: &Broker, id: i32) {
+    broker.metadata.send_if_modified(|m| {
+        if m.controller_id == id {
+            return false;
+        }
+        let mut n = (**m).clone();
+        n.controller_id = id;
+        *m = Arc::new(n);
+        true
+    });
+}
+
+async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), ControllerError> {
+    let zk = &broker.zk.client;
+    loop {
+        let mut watches = JoinSet::new();
+        let (stat, w) = zk.check_and_watch_stat(CONTROLLER).await?;
+        watches.spawn(w.changed());
+        match stat {
+            Some(s) if s.ephemeral_owner == zk.session_id().0 => {}
+            _ => return Err(ControllerError::Resigned),
+        }
+        let (ids, w) = zk.list_and_watch_children("/brokers/ids").await?;
+        watches.spawn(w.changed());
+        let (topics, w) = zk.list_and_watch_children("/brokers/topics").await?;
+        watches.spawn(w.changed());
+        let (deletes, w) = zk.list_and_watch_children("/admin/delete_topics").await?;
+        watches.spawn(w.changed());
+        let live: BTreeSet<i32> = ids.iter().filter_map(|s| s.parse().ok()).collect();
+        for t in &deletes {
+            delete_topic(broker, epoch, t, topics.contains(t)).await?;
+        }
+        for t in topics.iter().filter(|t| !deletes.contains(t)) {
+            reconcile_topic(broker, epoch, t, &live).await?;
+        }
+        broker.refresh.notify_one();
+        tokio::select! {
+            _ = watches.join_next() => {}
+            _ = broker.controller_kick.notified() => {}
+        }
+    }
+}
+
+/// Run `ops` fenced by the controller epoch.
+async fn fenced(broker: &Broker, epoch: Epoch, ops: Vec<Op>) -> Result<(), ControllerError> {
+    let zk = &broker.zk.client;
+    let mut m = zk.new_multi_writer();
+    m.add_check_version(CONTROLLER_EPOCH, epoch.zk_version)?;
+    for op in &ops {
+        match op {
+            Op::Create(p, d) => m.add_create(p, d, &persistent())?,
+            Op::Set(p, d, v) => m.add_set_data(p, d, *v)?,
+            Op::Delete(p) => m.add_delete(p, None)?,
+        }
+    }
+    match m.commit().await {
+        Ok(_) => Ok(()),
+        Err(zookeeper_client::MultiWriteError::OperationFailed { index: 0, .. }) => Err(ControllerError::Resigned),
+        Err(e) => Err(ControllerError::Zk(e.into())),
+    }
+}
+
+enum Op {
+    Create(String, Vec<u8>),
+    Set(String, Vec<u8>, Option<i32>),
+    Delete(String),
+}
+
+async fn reconcile_topic(
+    broker: &Broker,
+    epoch: Epoch,
+    topic: &str,
+    live: &BTreeSet<i32>,
+) -> Result<(), ControllerError> {
+    let zk = &broker.zk;
+    let tpath = format!("/brokers/topics/{topic}");
+    let Some((data, tstat)) = zk.get(&tpath).await? else { return Ok(()) };
+    let Some((assignment, id)) = metadata::parse_topic_assignment(&data) else {
+        tracing::warn!(topic, "unparsable topic assignment in zookeeper; ignoring topic");
+        return Ok(());
+    };
+    if id.is_none() {
+        // Written by an old tool without a topic id: add one, as Kafka 2.8+
+        // controllers do.
+        let id = metadata::random_kafka_uuid();
+        let body = metadata::topic_assignment_json(&assignment, &id);
+        match fenced(broker, epoch, vec![Op::Set(tpath.clone(), body, Some(tstat.version))]).await {
+            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let unclean_topic = zk
+        .get(&format!("/config/topics/{topic}"))
+        .await?
+        .map(|(d, _)| metadata::parse_config(&d))
+        .and_then(|c| c.get("unclean.leader.election.enable").map(|v| v == "true"));
+    let unclean = unclean_topic.unwrap_or(broker.config.unclean_leader_election);
+    for (p, replicas) in &assignment {
+        let ppath = format!("{tpath}/partitions/{p}");
+        let spath = format!("{ppath}/state");
+        match zk.get(&spath).await? {
+            None => {
+                let online: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
+                let Some(&leader) = online.first() else { continue };
+                for parent in [format!("{tpath}/partitions"), ppath.clone()] {
+                    match zk.client.create(&parent, b"", &crate::zk::persistent()).await {
+                        Ok(_) | Err(ZkErr::NodeExists) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                let body = metadata::partition_state_json(leader, 0, &online, epoch.epoch);
+                match fenced(broker, epoch, vec![Op::Create(spath, body)]).await {
+                    Ok(()) | Err(ControllerError::Zk(ZkErr::NodeExists)) => {}
+                    Err(e) => return Err(e),
+                }
+                tracing::info!(topic, partition = p, leader, "partition online");
+            }
+            Some((d, st)) => {
+                let Some((leader, leader_epoch, isr, _)) = metadata::parse_partition_state(&d) else { continue };
+                if leader >= 0 && live.contains(&leader) {
+                    continue;
+                }
+                let clean = replicas.iter().copied().find(|r| live.contains(r) && isr.contains(r));
+                let (new_leader, new_isr) = match clean {
+                    Some(l) => (l, isr.iter().copied().filter(|r| live.contains(r)).collect::<Vec<_>>()),
+                    None if unclean => match replicas.iter().copied().find(|r| live.contains(r)) {
+                        Some(l) => (l, vec![l]),
+                        None => (-1, isr.clone()),
+                    },
+                    None => (-1, isr.clone()),
+                };
+                if new_leader == leader {
+                    continue;
+                }
+                // The last ISR member stays recorded while offline, so a
+                // clean election can pick it when it returns.
+                let new_isr = if new_isr.is_empty() { isr.clone() } else { new_isr };
+                let body = metadata::partition_state_json(new_leader, leader_epoch + 1, &new_isr, epoch.epoch);
+                match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
+                    Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+                    Err(e) => return Err(e),
+                }
+                tracing::info!(
+                    topic,
+                    partition = p,
+                    leader = new_leader,
+                    leader_epoch = leader_epoch + 1,
+                    "leader elected"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn delete_topic(broker: &Broker, epoch: Epoch, topic: &str, exists: bool) -> Result<(), ControllerError> {
+    let marker = format!("/admin/delete_topics/{topic}");
+    let mut ops = Vec::new();
+    if exists && broker.config.delete_topic_enable {
+        let tpath = format!("/brokers/topics/{topic}");
+        let parts = broker.zk.children(&format!("{tpath}/partitions")).await?;
+        for p in &parts {
+            let ppath = format!("{tpath}/partitions/{p}");
+            for c in broker.zk.children(&ppath).await? {
+                ops.push(Op::Delete(format!("{ppath}/{c}")));
+            }
+            ops.push(Op::Delete(ppath));
+        }
+        if broker.zk.client.check_stat(&format!("{tpath}/partitions")).await?.is_some() {
+            ops.push(Op::Delete(format!("{tpath}/partitions")));
+        }
+        ops.push(Op::Delete(tpath));
+        if broker.zk.client.check_stat(&format!("/config/topics/{topic}")).await?.is_some() {
+            ops.push(Op::Delete(format!("/config/topics/{topic}")));
+        }
+    } else if exists {
+        tracing::warn!(topic, "delete.topic.enable=false: ignoring deletion request");
+    }
+    ops.push(Op::Delete(marker));
+    match fenced(broker, epoch, ops).await {
+        Ok(()) => {
+            tracing::info!(topic, "topic deleted");
+            Ok(())
+        }
+        // Raced with another change; the watch brings us back.
+        Err(ControllerError::Zk(ZkErr::NoNode)) | Err(ControllerError::Zk(ZkErr::NotEmpty)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,278 @@
+//! ZooKeeper citizenship: Kafka's znode layout under the optional chroot,
+//! /cluster/id, broker registration, topic creation/deletion requests and
+//! producer id blocks. The controller and the metadata sync loop live in
+//! the submodules.
+
+pub mod controller;
+pub mod sync;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error as ZkErr, Stat};
+
+use crate::error::BrokerError;
+use crate::metadata;
+
+const PERSISTENT_PATHS: &[&str] = &[
+    "/consumers",
+    "/brokers/ids",
+    "/brokers/topics",
+    "/brokers/seqid",
+    "/config/changes",
+    "/admin/delete_topics",
+    "/isr_change_notification",
+    "/latest_producer_id_block",
+    "/log_dir_event_notification",
+    "/config/topics",
+    "/config/clients",
+    "/config/users",
+    "/config/brokers",
+    "/config/ips",
+];
+
+pub fn persistent() -> CreateOptions<'static> {
+    CreateMode::Persistent.with_acls(Acls::anyone_all())
+}
+
+pub fn ephemeral() -> CreateOptions<'static> {
+    CreateMode::Ephemeral.with_acls(Acls::anyone_all())
+}
+
+pub struct Zk {
+    pub client: Client,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTopicError {
+    #[error("topic already exists")]
+    Exists,
+    #[error("zookeeper: {0}")]
+    Zk(#[from] ZkErr),
+}
+
+/// `h1:2181,h2:2181/kafka1` -> ("h1:2181,h2:2181", Some("/kafka1")).
+pub fn split_chroot(connect: &str) -> (String, Option<String>) {
+    match connect.find('/') {
+        Some(i) if connect[i..].len() > 1 => {
+            (connect[..i].to_string(), Some(connect[i..].trim_end_matches('/').to_string()))
+        }
+        Some(i) => (connect[..i].to_string(), None),
+        None => (connect.to_string(), None),
+    }
+}
+
+impl Zk {
+    /// Connect, creating the chroot first when it is missing (as Kafka's
+    /// KafkaZkClient does), then scope the session to it.
+    pub async fn connect(
+        connect: &str,
+        session_timeout_ms: u64,
+        connection_timeout_ms: u64,
+    ) -> Result<Zk, BrokerError> {
+        let (hosts, chroot) = split_chroot(connect);
+        let connector = || {
+            Client::connector()
+                .with_session_timeout(Duration::from_millis(session_timeout_ms))
+                .with_connection_timeout(Duration::from_millis(connection_timeout_ms))
+        };
+        let client = tokio::time::timeout(
+            Duration::from_millis(connection_timeout_ms.max(1000) * 2),
+            connector().connect(&hosts),
+        )
+        .await
+        .map_err(|_| BrokerError::Fatal(format!("timed out connecting to zookeeper at {hosts}")))?
+        .map_err(|e| BrokerError::zk(format!("connect {hosts}"), e))?;
+        let client = match chroot {
+            None => client,
+            Some(root) => {
+                match client.mkdir(&root, &persistent()).await {
+                    Ok(()) | Err(ZkErr::NodeExists) => {}
+                    Err(e) => return Err(BrokerError::zk(format!("create chroot {root}"), e)),
+                }
+                client.chroot(root.clone()).map_err(|_| BrokerError::Fatal(format!("invalid chroot {root}")))?
+            }
+        };
+        Ok(Zk { client })
+    }
+
+    pub async fn ensure_paths(&self) -> Result<(), BrokerError> {
+        for p in PERSISTENT_PATHS {
+            match self.client.mkdir(p, &persistent()).await {
+                Ok(()) | Err(ZkErr::NodeExists) => {}
+                Err(e) => return Err(BrokerError::zk(format!("create {p}"), e)),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkErr> {
+        match self.client.get_data(path).await {
+            Ok(x) => Ok(Some(x)),
+            Err(ZkErr::NoNode) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn children(&self, path: &str) -> Result<Vec<String>, ZkErr> {
+        match self.client.list_children(path).await {
+            Ok(c) => Ok(c),
+            Err(ZkErr::NoNode) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// /cluster/id: read it, or create it with a fresh id.
+    pub async fn cluster_id(&self) -> Result<String, BrokerError> {
+        loop {
+            if let Some((data, _)) =
+                self.get("/cluster/id").await.map_err(|e| BrokerError::zk("read /cluster/id", e))?
+            {
+                let v: Value = serde_json::from_slice(&data)
+                    .map_err(|e| BrokerError::Fatal(format!("/cluster/id is not JSON: {e}")))?;
+                return v
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| BrokerError::Fatal("/cluster/id has no id".into()));
+            }
+            let id = metadata::uuid_to_kafka(&metadata::random_kafka_uuid());
+            let body = json!({"version": "1", "id": id}).to_string();
+            let _ = self.client.mkdir("/cluster", &persistent()).await;
+            match self.client.create("/cluster/id", body.as_bytes(), &persistent()).await {
+                Ok(_) => return Ok(id),
+                Err(ZkErr::NodeExists) => continue,
+                Err(e) => return Err(BrokerError::zk("create /cluster/id", e)),
+            }
+        }
+    }
+
+    /// Create the ephemeral /brokers/ids/N; returns the broker epoch (czxid).
+    /// A node left by a previous incarnation of this broker (a session not
+    /// yet expired) is removed when `stale_is_ours` (the embedded ZooKeeper
+    /// restarted with us, so the owner cannot be alive) and otherwise waited
+    /// out until the session timeout has passed.
+    pub async fn register_broker(
+        &self,
+        id: i32,
+        data: &[u8],
+        stale_is_ours: bool,
+        session_timeout_ms: u64,
+    ) -> Result<i64, BrokerError> {
+        let path = format!("/brokers/ids/{id}");
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(session_timeout_ms * 2 + 5000);
+        loop {
+            match self.client.create(&path, data, &ephemeral()).await {
+                Ok((stat, _)) => return Ok(stat.czxid),
+                Err(ZkErr::NodeExists) => {}
+                Err(e) => return Err(BrokerError::zk(format!("create {path}"), e)),
+            }
+            let Some((_, stat)) = self.get(&path).await.map_err(|e| BrokerError::zk(format!("read {path}"), e))? else {
+                continue;
+            };
+            if stat.ephemeral_owner == self.client.session_id().0 {
+                return Ok(stat.czxid);
+            }
+            if stale_is_ours {
+                tracing::warn!(path, "removing registration left by a previous run");
+                let _ = self.client.delete(&path, Some(stat.version)).await;
+                continue;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(BrokerError::Fatal(format!(
+                    "{path} exists and is owned by another session: is broker.id {id} used twice?"
+                )));
+            }
+            tracing::warn!(path, "broker id registered by another session; waiting for it to expire");
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+    }
+
+    /// Write a new topic the way `kafka-topics --zookeeper` and the admin
+    /// client path in Kafka do: config first, then the assignment (the
+    /// controller watches the latter).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        assignment: &BTreeMap<i32, Vec<i32>>,
+        topic_id: &uuid::Uuid,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), CreateTopicError> {
+        let tpath = format!("/brokers/topics/{name}");
+        if self.client.check_stat(&tpath).await?.is_some() {
+            return Err(CreateTopicError::Exists);
+        }
+        let cpath = format!("/config/topics/{name}");
+        let cdata = metadata::config_json(config);
+        match self.client.create(&cpath, &cdata, &persistent()).await {
+            Ok(_) => {}
+            Err(ZkErr::NodeExists) => {
+                self.client.set_data(&cpath, &cdata, None).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        match self.client.create(&tpath, &metadata::topic_assignment_json(assignment, topic_id), &persistent()).await {
+            Ok(_) => Ok(()),
+            Err(ZkErr::NodeExists) => Err(CreateTopicError::Exists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ask the controller to delete a topic.
+    pub async fn request_topic_deletion(&self, name: &str) -> Result<(), ZkErr> {
+        match self.client.create(&format!("/admin/delete_topics/{name}"), b"", &persistent()).await {
+            Ok(_) | Err(ZkErr::NodeExists) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Claim the next block of 1000 producer ids from
+    /// /latest_producer_id_block with a conditional write.
+    pub async fn next_producer_id_block(&self, broker_id: i32) -> Result<(i64, i64), ZkErr> {
+        const BLOCK: i64 = 1000;
+        loop {
+            let current = self.get("/latest_producer_id_block").await?;
+            let (start, version) = match &current {
+                Some((data, stat)) if !data.is_empty() => {
+                    let v: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
+                    let end = v
+                        .get("block_end")
+                        .and_then(|x| x.as_str().and_then(|s| s.parse::<i64>().ok()).or_else(|| x.as_i64()))
+                        .unwrap_or(-1);
+                    (end + 1, Some(stat.version))
+                }
+                Some((_, stat)) => (0, Some(stat.version)),
+                None => (0, None),
+            };
+            let end = start + BLOCK - 1;
+            let body = json!({"version": 1, "broker": broker_id, "block_start": start.to_string(), "block_end": end.to_string()})
+                .to_string();
+            let r = match version {
+                Some(v) => {
+                    self.client.set_data("/latest_producer_id_block", body.as_bytes(), Some(v)).await.map(|_| ())
+                }
+                None => {
+                    self.client.create("/latest_producer_id_block", body.as_bytes(), &persistent()).await.map(|_| ())
+                }
+            };
+            match r {
+                Ok(()) => return Ok((start, end)),
+                Err(ZkErr::BadVersion) | Err(ZkErr::NodeExists) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroot_split() {
+        assert_eq!(split_chroot("h1:2181,h2:2181/kafka1"), ("h1:2181,h2:2181".into(), Some("/kafka1".into())));
+        assert_eq!(split_chroot("h1:2181"), ("h1:2181".into(), None));
+        assert_eq!(split_chroot("h1:2181/"), ("h1:2181".into(), None));
+    }
+}

@@ -1,0 +1,142 @@
+//! Every broker's view of the cluster comes from ZooKeeper watches (Java
+//! brokers get it from the controller's UpdateMetadata/LeaderAndIsr, which
+//! kafka-protocol no longer defines). Each round reads brokers, topics,
+//! partition states and topic configs, sets watches on all of them, and
+//! applies the result; any watch firing starts the next round.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use zookeeper_client::Error as ZkErr;
+
+use crate::broker::Broker;
+use crate::metadata::{self, ClusterMetadata, PartitionInfo, TopicInfo};
+
+pub async fn run(
+    broker: Arc<Broker>,
+    mut shutdown: shared::shutdown::ShutdownSignal,
+    first_sync: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut first_sync = Some(first_sync);
+    loop {
+        let round = tokio::select! {
+            r = sync_once(&broker) => r,
+            _ = shutdown.recv() => return,
+        };
+        match round {
+            Ok(mut watches) => {
+                if let Some(tx) = first_sync.take() {
+                    let _ = tx.send(());
+                }
+                tokio::select! {
+                    _ = watches.join_next() => {}
+                    _ = broker.refresh.notified() => {}
+                    _ = shutdown.recv() => return,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metadata sync from zookeeper failed");
+                if matches!(e, ZkErr::SessionExpired | ZkErr::ClientClosed) {
+                    tracing::error!("zookeeper session lost; shutting down so the service manager restarts the broker");
+                    std::process::exit(1);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedEvent>, ZkErr> {
+    let zk = &broker.zk;
+    let client = &zk.client;
+    let mut watches = JoinSet::new();
+
+    let (ids, w) = client.list_and_watch_children("/brokers/ids").await?;
+    watches.spawn(w.changed());
+    let mut brokers = BTreeMap::new();
+    for id in ids {
+        let Ok(n) = id.parse::<i32>() else { continue };
+        if let Some((data, _)) = zk.get(&format!("/brokers/ids/{id}")).await? {
+            if let Some(b) = metadata::parse_broker(n, &data) {
+                brokers.insert(n, b);
+            }
+        }
+    }
+
+    let controller_id = match client.get_and_watch_data("/controller").await {
+        Ok((data, _, w)) => {
+            watches.spawn(w.changed());
+            serde_json::from_slice::<serde_json::Value>(&data)
+                .ok()
+                .and_then(|v| v.get("brokerid").and_then(|b| b.as_i64()))
+                .unwrap_or(-1) as i32
+        }
+        Err(ZkErr::NoNode) => {
+            let (_, w) = client.check_and_watch_stat("/controller").await?;
+            watches.spawn(w.changed());
+            -1
+        }
+        Err(e) => return Err(e),
+    };
+
+    let (deletes, w) = client.list_and_watch_children("/admin/delete_topics").await?;
+    watches.spawn(w.changed());
+    let (names, w) = client.list_and_watch_children("/brokers/topics").await?;
+    watches.spawn(w.changed());
+    let mut topics = BTreeMap::new();
+    for name in names {
+        let tpath = format!("/brokers/topics/{name}");
+        let (data, _, w) = match client.get_and_watch_data(&tpath).await {
+            Ok(x) => x,
+            Err(ZkErr::NoNode) => continue,
+            Err(e) => return Err(e),
+        };
+        watches.spawn(w.changed());
+        let Some((assignment, id)) = metadata::parse_topic_assignment(&data) else { continue };
+        // Until the controller has stamped a topic id the topic is not
+        // served; the data watch above brings the stamped version.
+        let Some(topic_id) = id else { continue };
+        let mut partitions = BTreeMap::new();
+        for (p, replicas) in assignment {
+            let spath = format!("{tpath}/partitions/{p}/state");
+            let info = match client.get_and_watch_data(&spath).await {
+                Ok((d, st, w)) => {
+                    watches.spawn(w.changed());
+                    metadata::parse_partition_state(&d).map(|(leader, leader_epoch, isr, ce)| PartitionInfo {
+                        replicas: replicas.clone(),
+                        leader,
+                        leader_epoch,
+                        isr,
+                        controller_epoch: ce,
+                        zk_version: st.version,
+                    })
+                }
+                Err(ZkErr::NoNode) => {
+                    let (_, w) = client.check_and_watch_stat(&spath).await?;
+                    watches.spawn(w.changed());
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            let info = info.unwrap_or(PartitionInfo {
+                replicas,
+                leader: -1,
+                leader_epoch: -1,
+                isr: Vec::new(),
+                controller_epoch: -1,
+                zk_version: -1,
+            });
+            partitions.insert(p, info);
+        }
+        let config = zk
+            .get(&format!("/config/topics/{name}"))
+            .await?
+            .map(|(d, _)| metadata::parse_config(&d))
+            .unwrap_or_default();
+        let deleting = deletes.contains(&name);
+        topics.insert(name.clone(), TopicInfo { name, topic_id, partitions, config, deleting });
+    }
+    broker.apply_metadata(ClusterMetadata { brokers, controller_id, topics });
+    Ok(watches)
+}
