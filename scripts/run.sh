@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Bring up the stack locally with data under ./data.
-# Until kafkad's embedded mode lands this runs zookeeperd alone on :2181.
+# Bring up the stack locally: one kafkad broker on localhost:9092 with its
+# own in-process zookeeperd, all data under ./data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bins
-mkdir -p data/zookeeper
-cfg=data/zookeeper.properties
-cat > "$cfg" <<CFG
-dataDir=$PWD/data/zookeeper
-clientPort=2181
-maxClientCnxns=0
-admin.enableServer=false
-4lw.commands.whitelist=*
-CFG
-exec target/release/zookeeperd "$cfg"
+mkdir -p data
+exec target/release/kafkad \
+  --override broker.id=0 \
+  --override listeners=PLAINTEXT://0.0.0.0:9092 \
+  --override advertised.listeners=PLAINTEXT://localhost:9092 \
+  --override log.dirs="$PWD/data/kafka-logs" \
+  --override offsets.topic.replication.factor=1 \
+  "$@"
