@@ -61,6 +61,10 @@ pub struct ZkServer {
     pub port: u16,
     pub dir: tempfile::TempDir,
     extra: Vec<(String, String)>,
+    /// A whole config file (name, text) instead of the default zoo.cfg;
+    /// `{dataDir}` and `{port}` are filled in.
+    custom: Option<(String, String)>,
+    env: Vec<(String, String)>,
 }
 
 impl ZkServer {
@@ -72,9 +76,31 @@ impl ZkServer {
             port: free_port(),
             dir,
             extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            custom: None,
+            env: Vec::new(),
         };
         s.spawn();
         s
+    }
+
+    /// Start from a config file of our own (`name` decides the format, e.g.
+    /// `zoo.toml`), with extra environment variables.
+    pub fn start_with_file(name: &str, text: &str, env: &[(&str, &str)]) -> ZkServer {
+        let mut s = ZkServer {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            extra: Vec::new(),
+            custom: Some((name.to_string(), text.to_string())),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        s.spawn();
+        s
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     pub fn addr(&self) -> String {
@@ -86,6 +112,14 @@ impl ZkServer {
     }
 
     fn spawn(&mut self) {
+        if let Some((name, text)) = &self.custom {
+            let cfg = self.dir.path().join(name);
+            let text = text
+                .replace("{dataDir}", &self.data_dir().display().to_string())
+                .replace("{port}", &self.port.to_string());
+            std::fs::write(&cfg, text).expect("write config");
+            return self.exec(&cfg);
+        }
         let cfg = self.dir.path().join("zoo.cfg");
         let mut text = format!(
             "tickTime=200\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n",
@@ -96,21 +130,28 @@ impl ZkServer {
             text.push_str(&format!("{k}={v}\n"));
         }
         std::fs::write(&cfg, text).expect("write zoo.cfg");
+        self.exec(&cfg);
+    }
+
+    fn exec(&mut self, cfg: &std::path::Path) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("server.log"))
             .expect("log file");
         let child = Command::new(binary("zookeeperd"))
-            .arg(&cfg)
+            .arg(cfg)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("spawn zookeeperd");
         self.child = Some(child);
         let port = self.port;
-        wait_for("zookeeperd to answer ruok", Duration::from_secs(20), || {
-            four_letter(port, "ruok").ok().filter(|r| r == "imok")
+        // srvr is answered whatever the whitelist, and says Mode: only once
+        // the server serves sessions.
+        wait_for("zookeeperd to answer srvr", Duration::from_secs(20), || {
+            four_letter(port, "srvr").ok().filter(|r| r.contains("Mode:"))
         });
     }
 

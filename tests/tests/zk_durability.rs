@@ -13,31 +13,19 @@ fn open() -> zk::CreateOptions<'static> {
 }
 
 async fn connect(addr: &str) -> zk::Client {
-    zk::Client::connector()
-        .with_session_timeout(Duration::from_secs(10))
-        .connect(addr)
-        .await
-        .expect("connect")
+    zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(addr).await.expect("connect")
 }
 
 async fn children(addr: &str, path: &str) -> BTreeSet<String> {
     let c = connect(addr).await;
-    c.list_children(path)
-        .await
-        .expect("list")
-        .into_iter()
-        .collect()
+    c.list_children(path).await.expect("list").into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_under_write_load_keeps_every_acknowledged_write() {
     let mut server = ZkServer::start(&[("snapCount", "500")]);
     let addr = server.addr();
-    connect(&addr)
-        .await
-        .create("/d", b"", &open())
-        .await
-        .unwrap();
+    connect(&addr).await.create("/d", b"", &open()).await.unwrap();
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut writers = Vec::new();
     for w in 0..8 {
@@ -47,10 +35,7 @@ async fn kill9_under_write_load_keeps_every_acknowledged_write() {
             let c = connect(&addr).await;
             for n in 0.. {
                 let name = format!("w{w}-{n}");
-                match c
-                    .create(&format!("/d/{name}"), name.as_bytes(), &open())
-                    .await
-                {
+                match c.create(&format!("/d/{name}"), name.as_bytes(), &open()).await {
                     Ok(_) => acked.lock().unwrap().push(name),
                     Err(_) => return,
                 }
@@ -70,10 +55,7 @@ async fn kill9_under_write_load_keeps_every_acknowledged_write() {
     }
     server.restart();
     let present = children(&server.addr(), "/d").await;
-    let missing: Vec<&String> = acked_before
-        .iter()
-        .filter(|n| !present.contains(*n))
-        .collect();
+    let missing: Vec<&String> = acked_before.iter().filter(|n| !present.contains(*n)).collect();
     assert!(
         missing.is_empty(),
         "{} acknowledged writes lost, e.g. {:?}",
@@ -82,10 +64,7 @@ async fn kill9_under_write_load_keeps_every_acknowledged_write() {
     );
     // And the data is right, not just the names.
     let c = connect(&server.addr()).await;
-    let (data, _) = c
-        .get_data(&format!("/d/{}", acked_before[0]))
-        .await
-        .unwrap();
+    let (data, _) = c.get_data(&format!("/d/{}", acked_before[0])).await.unwrap();
     assert_eq!(data, acked_before[0].as_bytes());
 }
 
@@ -117,18 +96,11 @@ async fn torn_log_tail_is_truncated_and_writes_continue() {
     std::io::Write::write_all(&mut f, &[0, 0, 0, 99, 1, 2, 3, 4, 5, 6, 7]).unwrap();
     drop(f);
     server.restart();
-    assert!(
-        server.log().contains("truncating torn log tail"),
-        "{}",
-        server.log()
-    );
+    assert!(server.log().contains("truncating torn log tail"), "{}", server.log());
     assert_eq!(std::fs::metadata(&log).unwrap().len(), good);
     let c = connect(&server.addr()).await;
     for i in 0..20 {
-        assert!(
-            c.check_stat(&format!("/n{i}")).await.unwrap().is_some(),
-            "/n{i} lost"
-        );
+        assert!(c.check_stat(&format!("/n{i}")).await.unwrap().is_some(), "/n{i} lost");
     }
     c.create("/after", b"a", &open()).await.unwrap();
     drop(c);
@@ -139,21 +111,14 @@ async fn torn_log_tail_is_truncated_and_writes_continue() {
 
 #[tokio::test]
 async fn snapshots_recover_and_autopurge_keeps_retain_count() {
-    let mut server = ZkServer::start(&[
-        ("snapCount", "25"),
-        ("autopurge.snapRetainCount", "3"),
-        ("autopurge.purgeInterval", "1"),
-    ]);
+    let mut server =
+        ZkServer::start(&[("snapCount", "25"), ("autopurge.snapRetainCount", "3"), ("autopurge.purgeInterval", "1")]);
     let c = connect(&server.addr()).await;
     c.create("/s", b"", &open()).await.unwrap();
     for i in 0..300 {
-        c.create(&format!("/s/{i}"), format!("{i}").as_bytes(), &open())
-            .await
-            .unwrap();
+        c.create(&format!("/s/{i}"), format!("{i}").as_bytes(), &open()).await.unwrap();
         if i % 3 == 0 {
-            c.set_data(&format!("/s/{i}"), b"changed", None)
-                .await
-                .unwrap();
+            c.set_data(&format!("/s/{i}"), b"changed", None).await.unwrap();
         }
     }
     let (_, before) = c.get_data("/s").await.unwrap();
@@ -166,11 +131,7 @@ async fn snapshots_recover_and_autopurge_keeps_retain_count() {
             .filter(|e| e.file_name().to_str().unwrap().starts_with(prefix))
             .count()
     };
-    wait_for(
-        "snapshots to be purged to 3",
-        Duration::from_secs(10),
-        || (count("snapshot.") == 3).then_some(()),
-    );
+    wait_for("snapshots to be purged to 3", Duration::from_secs(10), || (count("snapshot.") == 3).then_some(()));
     server.restart();
     let c = connect(&server.addr()).await;
     let (_, after) = c.get_data("/s").await.unwrap();

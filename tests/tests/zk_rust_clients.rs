@@ -18,9 +18,7 @@ async fn connect(server: &ZkServer) -> zk::Client {
 }
 
 async fn next_event(w: &mut zk::PersistentWatcher) -> zk::WatchedEvent {
-    tokio::time::timeout(Duration::from_secs(10), w.changed())
-        .await
-        .expect("watch event within 10s")
+    tokio::time::timeout(Duration::from_secs(10), w.changed()).await.expect("watch event within 10s")
 }
 
 #[tokio::test]
@@ -29,15 +27,9 @@ async fn persistent_and_recursive_watches() {
     let client = connect(&server).await;
     client.create("/w", b"", &open()).await.unwrap();
     // One mode per (connection, path) on the server, so use two sessions.
-    let mut recursive = client
-        .watch("/w", zk::AddWatchMode::PersistentRecursive)
-        .await
-        .unwrap();
+    let mut recursive = client.watch("/w", zk::AddWatchMode::PersistentRecursive).await.unwrap();
     let other = connect(&server).await;
-    let mut persistent = other
-        .watch("/w", zk::AddWatchMode::Persistent)
-        .await
-        .unwrap();
+    let mut persistent = other.watch("/w", zk::AddWatchMode::Persistent).await.unwrap();
 
     client.create("/w/a", b"1", &open()).await.unwrap();
     client.create("/w/a/b", b"2", &open()).await.unwrap();
@@ -64,17 +56,11 @@ async fn persistent_and_recursive_watches() {
     );
     // Persistent (non-recursive) on /w: only /w's own children changed.
     let e = next_event(&mut persistent).await;
-    assert_eq!(
-        (e.event_type, e.path.as_str()),
-        (zk::EventType::NodeChildrenChanged, "/w")
-    );
+    assert_eq!((e.event_type, e.path.as_str()), (zk::EventType::NodeChildrenChanged, "/w"));
     // It stays registered: another change fires again.
     client.create("/w/c", b"", &open()).await.unwrap();
     let e = next_event(&mut persistent).await;
-    assert_eq!(
-        (e.event_type, e.path.as_str()),
-        (zk::EventType::NodeChildrenChanged, "/w")
-    );
+    assert_eq!((e.event_type, e.path.as_str()), (zk::EventType::NodeChildrenChanged, "/w"));
 }
 
 #[tokio::test]
@@ -96,13 +82,7 @@ async fn multi_and_multi_read() {
     w.add_create("/m/y", b"", &open()).unwrap();
     w.add_check_version("/m", 7).unwrap();
     let err = w.commit().await.unwrap_err();
-    assert_eq!(
-        err,
-        zk::MultiWriteError::OperationFailed {
-            index: 1,
-            source: zk::Error::BadVersion
-        }
-    );
+    assert_eq!(err, zk::MultiWriteError::OperationFailed { index: 1, source: zk::Error::BadVersion });
     assert_eq!(client.check_stat("/m/y").await.unwrap(), None);
 
     let mut r = client.new_multi_reader();
@@ -110,21 +90,14 @@ async fn multi_and_multi_read() {
     r.add_get_children("/m").unwrap();
     r.add_get_data("/nope").unwrap();
     let results = r.commit().await.unwrap();
-    assert!(
-        matches!(&results[0], zk::MultiReadResult::Data { data, stat } if data == b"1" && stat.num_children == 1)
-    );
-    assert!(
-        matches!(&results[1], zk::MultiReadResult::Children { children } if children == &vec!["x".to_string()])
-    );
+    assert!(matches!(&results[0], zk::MultiReadResult::Data { data, stat } if data == b"1" && stat.num_children == 1));
+    assert!(matches!(&results[1], zk::MultiReadResult::Children { children } if children == &vec!["x".to_string()]));
     assert!(matches!(&results[2], zk::MultiReadResult::Error { err } if *err == zk::Error::NoNode));
 }
 
 #[tokio::test]
 async fn ttl_and_container_nodes_are_reaped() {
-    let server = ZkServer::start(&[
-        ("extendedTypesEnabled", "true"),
-        ("znode.container.checkIntervalMs", "100"),
-    ]);
+    let server = ZkServer::start(&[("extendedTypesEnabled", "true"), ("znode.container.checkIntervalMs", "100")]);
     let client = connect(&server).await;
     let ttl = open().with_ttl(Duration::from_millis(300));
     let (stat, _) = client.create("/ttl", b"t", &ttl).await.unwrap();
@@ -141,10 +114,7 @@ async fn ttl_and_container_nodes_are_reaped() {
         if ttl_gone && box_gone {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "TTL node and emptied container were not reaped"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "TTL node and emptied container were not reaped");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A container that never had a child stays.
@@ -156,10 +126,7 @@ async fn ttl_refused_without_extended_types() {
     let server = ZkServer::start(&[]);
     let client = connect(&server).await;
     let ttl = open().with_ttl(Duration::from_millis(300));
-    assert_eq!(
-        client.create("/ttl", b"t", &ttl).await.unwrap_err(),
-        zk::Error::Unimplemented
-    );
+    assert_eq!(client.create("/ttl", b"t", &ttl).await.unwrap_err(), zk::Error::Unimplemented);
 }
 
 #[tokio::test]
@@ -171,27 +138,11 @@ async fn who_am_i_and_digest_auth() {
     client.auth("digest", b"alice:secret").await.unwrap();
     let mut users = client.list_auth_users().await.unwrap();
     users.sort_by(|a, b| a.scheme().cmp(b.scheme()));
-    assert_eq!(
-        users,
-        vec![
-            zk::AuthUser::new("digest", "alice"),
-            zk::AuthUser::new("ip", "127.0.0.1")
-        ]
-    );
+    assert_eq!(users, vec![zk::AuthUser::new("digest", "alice"), zk::AuthUser::new("ip", "127.0.0.1")]);
     // creator_all expands "auth" to the digest identity; others are refused.
-    client
-        .create(
-            "/private",
-            b"p",
-            &zk::CreateMode::Persistent.with_acls(zk::Acls::creator_all()),
-        )
-        .await
-        .unwrap();
+    client.create("/private", b"p", &zk::CreateMode::Persistent.with_acls(zk::Acls::creator_all())).await.unwrap();
     let other = connect(&server).await;
-    assert_eq!(
-        other.get_data("/private").await.unwrap_err(),
-        zk::Error::NoAuth
-    );
+    assert_eq!(other.get_data("/private").await.unwrap_err(), zk::Error::NoAuth);
     assert_eq!(client.get_data("/private").await.unwrap().0, b"p");
 }
 
@@ -206,10 +157,7 @@ async fn ephemerals_and_descendant_counts() {
     let mut list = client.list_ephemerals("/").await.unwrap();
     list.sort();
     assert_eq!(list, vec!["/e/1", "/e/2"]);
-    assert_eq!(
-        client.create("/e/1/x", b"", &open()).await.unwrap_err(),
-        zk::Error::NoChildrenForEphemerals
-    );
+    assert_eq!(client.create("/e/1/x", b"", &open()).await.unwrap_err(), zk::Error::NoChildrenForEphemerals);
     // /zookeeper, /zookeeper/quota, /zookeeper/config and our three.
     assert_eq!(client.count_descendants_number("/").await.unwrap(), 6);
     assert_eq!(client.count_descendants_number("/e").await.unwrap(), 2);
@@ -221,24 +169,12 @@ async fn tokio_zookeeper_basic_ops() {
     let server = ZkServer::start(&[]);
     let addr = server.addr().parse().unwrap();
     let (zk, _default_watcher) = ZooKeeper::connect(&addr).await.expect("connect");
-    let path = zk
-        .create(
-            "/tz",
-            &b"hello"[..],
-            Acl::open_unsafe(),
-            CreateMode::Persistent,
-        )
-        .await
-        .unwrap();
+    let path = zk.create("/tz", &b"hello"[..], Acl::open_unsafe(), CreateMode::Persistent).await.unwrap();
     assert_eq!(path.as_deref(), Ok("/tz"));
     let (data, stat) = zk.get_data("/tz").await.unwrap().expect("node exists");
     assert_eq!(data, b"hello");
     assert_eq!(stat.version, 0);
-    let stat = zk
-        .set_data("/tz", Some(0), &b"world"[..])
-        .await
-        .unwrap()
-        .expect("set");
+    let stat = zk.set_data("/tz", Some(0), &b"world"[..]).await.unwrap().expect("set");
     assert_eq!(stat.version, 1);
     let children = zk.get_children("/").await.unwrap().expect("root");
     assert!(children.contains(&"tz".to_string()));
