@@ -158,8 +158,21 @@ impl LogHandle {
     }
 }
 
+/// fsyncs allowed in flight at once. Concurrent fdatasyncs share the
+/// filesystem's journal commits, so a write that arrives while one is
+/// running need not wait for it to finish before its own starts.
+const SYNC_THREADS: usize = 2;
+
+/// A request to make everything up to `zxid` (already written to `file`)
+/// durable.
+struct SyncReq {
+    file: std::sync::Arc<std::fs::File>,
+    zxid: i64,
+}
+
 /// Start the writer. Durable zxids (or a fatal error) come back on the
-/// returned channel.
+/// returned channel, possibly out of order: an fsync that started after a
+/// record was written covers it, so the reader keeps the maximum.
 pub fn spawn_writer(
     mut writer: LogWriter,
     snap_dir: PathBuf,
@@ -168,17 +181,49 @@ pub fn spawn_writer(
 ) -> (LogHandle, mpsc::UnboundedReceiver<Result<i64, ServerError>>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std_mpsc::sync_channel::<LogCmd>(1024);
     let (dtx, drx) = mpsc::unbounded_channel();
+    let (sync_tx, sync_rx) = std_mpsc::channel::<SyncReq>();
+    let sync_rx = std::sync::Arc::new(std::sync::Mutex::new(sync_rx));
+    let mut syncers = Vec::new();
+    for i in 0..SYNC_THREADS {
+        let sync_rx = sync_rx.clone();
+        let dtx = dtx.clone();
+        let h = std::thread::Builder::new().name(format!("zk-fsync-{i}")).spawn(move || loop {
+            // Take the newest pending request; older ones are covered by it.
+            let req = {
+                let Ok(rx) = sync_rx.lock() else { return };
+                let Ok(mut req) = rx.recv() else { return };
+                while let Ok(newer) = rx.try_recv() {
+                    req = newer;
+                }
+                req
+            };
+            match req.file.sync_data() {
+                Ok(()) => {
+                    let _ = dtx.send(Ok(req.zxid));
+                }
+                Err(e) => {
+                    let _ = dtx.send(Err(ServerError::io("txn log fsync", e)));
+                    return;
+                }
+            }
+        });
+        match h {
+            Ok(h) => syncers.push(h),
+            Err(e) => tracing::error!(error = %e, "cannot start fsync thread"),
+        }
+    }
     let handle = std::thread::Builder::new()
         .name("zk-txnlog".into())
         .spawn(move || {
-            let run = || -> Result<(), ServerError> {
+            let mut run = || -> Result<(), ServerError> {
+                let mut file = writer.sync_handle()?;
                 while let Ok(first) = rx.recv() {
                     let mut cmds = vec![first];
                     // Group commit: take everything already queued.
                     while let Ok(more) = rx.try_recv() {
                         cmds.push(more);
                     }
-                    let mut durable = None;
+                    let mut written = None;
                     let mut stop = false;
                     for cmd in cmds {
                         match cmd {
@@ -186,11 +231,12 @@ pub fn spawn_writer(
                                 for e in &entries {
                                     writer.append(e)?;
                                 }
-                                durable = Some(last_zxid);
+                                written = Some(last_zxid);
                             }
                             LogCmd::Snapshot { zxid, bytes } => {
+                                // The old log must be whole on disk before we move on.
                                 writer.sync(force_sync)?;
-                                if let Some(z) = durable.take() {
+                                if let Some(z) = written.take() {
                                     let _ = dtx.send(Ok(z));
                                 }
                                 let p = write_snapshot(&snap_dir, zxid, &bytes)?;
@@ -199,6 +245,7 @@ pub fn spawn_writer(
                                 // and starts right after the snapshot.
                                 if writer.first_zxid != zxid + 1 {
                                     writer = LogWriter::create(&log_dir, zxid + 1)?;
+                                    file = writer.sync_handle()?;
                                 }
                             }
                             LogCmd::Purge { retain } => {
@@ -210,20 +257,29 @@ pub fn spawn_writer(
                             LogCmd::Shutdown => stop = true,
                         }
                     }
-                    writer.sync(force_sync)?;
-                    if let Some(z) = durable {
-                        let _ = dtx.send(Ok(z));
+                    writer.flush()?;
+                    if let Some(z) = written {
+                        if !force_sync {
+                            let _ = dtx.send(Ok(z));
+                        } else if stop || sync_tx.send(SyncReq { file: file.clone(), zxid: z }).is_err() {
+                            writer.sync(true)?;
+                            let _ = dtx.send(Ok(z));
+                        }
                     }
                     if stop {
+                        writer.sync(force_sync)?;
                         break;
                     }
                 }
                 Ok(())
             };
-            let mut run = run;
             if let Err(e) = run() {
                 tracing::error!(error = %e, "txn log writer failed");
                 let _ = dtx.send(Err(e));
+            }
+            drop(sync_tx);
+            for h in syncers {
+                let _ = h.join();
             }
         })
         .expect("spawn txn log thread");

@@ -147,6 +147,17 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Hand buffered entries to the OS (no fsync).
+    pub fn flush(&mut self) -> Result<(), ServerError> {
+        self.out.flush().map_err(|e| ServerError::io(&self.path, e))
+    }
+
+    /// A second handle on the same open file, for syncing from another
+    /// thread while this one keeps appending.
+    pub fn sync_handle(&self) -> Result<std::sync::Arc<File>, ServerError> {
+        self.out.get_ref().try_clone().map(std::sync::Arc::new).map_err(|e| ServerError::io(&self.path, e))
+    }
+
     /// Flush and fsync: after this every appended entry is durable.
     pub fn sync(&mut self, force: bool) -> Result<(), ServerError> {
         self.out.flush().map_err(|e| ServerError::io(&self.path, e))?;
