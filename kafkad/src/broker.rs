@@ -39,6 +39,9 @@ pub struct Broker {
     /// Advertised endpoint per listener name (bound ports filled in).
     pub endpoints: Vec<BrokerEndpoint>,
     pub embedded_zk: bool,
+    /// Dynamic broker config from /config/brokers/<default> overlaid with
+    /// /config/brokers/<id>.
+    pub dynamic_config: RwLock<BTreeMap<String, String>>,
 }
 
 impl Broker {
@@ -66,6 +69,7 @@ impl Broker {
             groups,
             endpoints,
             embedded_zk,
+            dynamic_config: RwLock::new(BTreeMap::new()),
         }
     }
 
@@ -90,18 +94,24 @@ impl Broker {
         self.data_version.send_modify(|v| *v = v.wrapping_add(1));
     }
 
+    pub fn dynamic_broker_config(&self) -> BTreeMap<String, String> {
+        self.dynamic_config.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn set_dynamic_broker_config(&self, c: BTreeMap<String, String>) {
+        if let Ok(mut m) = self.dynamic_config.write() {
+            *m = c;
+        }
+    }
+
+    /// A topic's effective config: its overrides over the broker's dynamic
+    /// and static values over Kafka's defaults.
+    pub fn effective_topic_config(&self, overrides: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        crate::configs::effective_topic_config(overrides, &self.dynamic_broker_config(), &self.config.props)
+    }
+
     pub fn log_config_for(&self, topic_config: &BTreeMap<String, String>) -> LogConfig {
-        let mut c = self.logs.default_config.clone();
-        if let Some(v) = topic_config.get("retention.ms").and_then(|v| v.parse().ok()) {
-            c.retention_ms = v;
-        }
-        if let Some(v) = topic_config.get("retention.bytes").and_then(|v| v.parse().ok()) {
-            c.retention_bytes = v;
-        }
-        if let Some(v) = topic_config.get("segment.bytes").and_then(|v| v.parse::<u64>().ok()) {
-            c.segment_bytes = v.max(14);
-        }
-        c
+        LogConfig::from_topic(&self.effective_topic_config(topic_config), &self.logs.default_config)
     }
 
     /// Publish new metadata and make the local replicas match it: create
@@ -157,7 +167,17 @@ impl Broker {
                 l.config = self.log_config_for(&topic.config);
             }
             if info.leader >= 0 {
-                became_leader |= part.apply_state(info.leader, info.leader_epoch, &info.isr, &info.replicas);
+                let newly = part.apply_state(info.leader, info.leader_epoch, &info.isr, &info.replicas);
+                became_leader |= newly;
+                if key.0 == crate::group::offsets::OFFSETS_TOPIC {
+                    if newly {
+                        // Kafka loads a group partition when it becomes its
+                        // leader; commits wait for it (LOAD_IN_PROGRESS).
+                        self.load_offsets_partition(p);
+                    } else if info.leader != me {
+                        self.groups.offsets.unload(p, topic.partitions.len() as i32);
+                    }
+                }
             }
         }
         self.metadata.send_replace(Arc::new(new));

@@ -23,7 +23,6 @@ const IGNORED_KEYS: &[&str] = &[
     "log.flush.interval.messages",
     "log.flush.interval.ms",
     "log.cleaner.enable",
-    "log.cleanup.policy",
     "compression.type",
     "replica.lag.time.max.ms",
     "replica.fetch.max.bytes",
@@ -78,6 +77,9 @@ const KNOWN_KEYS: &[&str] = &[
     "log.retention.bytes",
     "log.segment.bytes",
     "log.retention.check.interval.ms",
+    "log.roll.ms",
+    "log.roll.hours",
+    "log.cleanup.policy",
     "zookeeper.connect",
     "zookeeper.connection.timeout.ms",
     "zookeeper.session.timeout.ms",
@@ -127,6 +129,8 @@ pub struct BrokerConfig {
     pub retention_ms: i64,
     pub retention_bytes: i64,
     pub segment_bytes: u64,
+    /// log.roll.ms / log.roll.hours (default 168 h).
+    pub segment_ms: i64,
     pub retention_check_interval_ms: u64,
     pub index_interval_bytes: u64,
     pub hw_checkpoint_interval_ms: u64,
@@ -135,6 +139,7 @@ pub struct BrokerConfig {
     pub zk_connection_timeout_ms: u64,
     pub zk_session_timeout_ms: u64,
     pub offsets_topic_replication_factor: i16,
+    pub offsets_topic_num_partitions: i32,
     pub group_initial_rebalance_delay_ms: u64,
     pub group_min_session_timeout_ms: i32,
     pub group_max_session_timeout_ms: i32,
@@ -147,6 +152,9 @@ pub struct BrokerConfig {
     /// Keys present but not understood, for a warning at startup.
     pub unknown_keys: Vec<String>,
     pub ignored_keys: Vec<String>,
+    /// Every key as given (file, env, overrides), for DescribeConfigs'
+    /// STATIC_BROKER_CONFIG source.
+    pub props: BTreeMap<String, String>,
 }
 
 impl BrokerConfig {
@@ -257,6 +265,18 @@ impl BrokerConfig {
         if segment_bytes < 14 {
             return Err(map.bad("log.segment.bytes", "must be at least 14"));
         }
+        let segment_ms = if let Some(ms) = map.parse::<i64>("log.roll.ms")? {
+            ms
+        } else {
+            map.parse_or::<i64>("log.roll.hours", 168)?.saturating_mul(3_600_000)
+        };
+        if segment_ms < 1 {
+            return Err(map.bad("log.roll.ms", "must be at least 1"));
+        }
+        let offsets_topic_num_partitions: i32 = map.parse_or("offsets.topic.num.partitions", 50)?;
+        if offsets_topic_num_partitions < 1 {
+            return Err(map.bad("offsets.topic.num.partitions", "must be at least 1"));
+        }
         let socket_request_max_bytes: i32 = map.parse_or("socket.request.max.bytes", 104_857_600)?;
         if socket_request_max_bytes <= 0 {
             return Err(map.bad("socket.request.max.bytes", "must be positive"));
@@ -286,6 +306,7 @@ impl BrokerConfig {
             retention_ms,
             retention_bytes: map.parse_or("log.retention.bytes", -1)?,
             segment_bytes,
+            segment_ms,
             retention_check_interval_ms: map.parse_or("log.retention.check.interval.ms", 300_000)?,
             index_interval_bytes: map.parse_or("log.index.interval.bytes", 4096)?,
             hw_checkpoint_interval_ms: map.parse_or("replica.high.watermark.checkpoint.interval.ms", 5000)?,
@@ -294,6 +315,7 @@ impl BrokerConfig {
                 .parse_or("zookeeper.connection.timeout.ms", map.parse_or("zookeeper.session.timeout.ms", 18_000)?)?,
             zk_session_timeout_ms: map.parse_or("zookeeper.session.timeout.ms", 18_000)?,
             offsets_topic_replication_factor: map.parse_or("offsets.topic.replication.factor", 3)?,
+            offsets_topic_num_partitions,
             group_initial_rebalance_delay_ms: map.parse_or("group.initial.rebalance.delay.ms", 3000)?,
             group_min_session_timeout_ms: map.parse_or("group.min.session.timeout.ms", 6000)?,
             group_max_session_timeout_ms: map.parse_or("group.max.session.timeout.ms", 1_800_000)?,
@@ -305,6 +327,7 @@ impl BrokerConfig {
             max_connections: map.parse_or("max.connections", 10_000)?,
             unknown_keys,
             ignored_keys,
+            props: map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         })
     }
 

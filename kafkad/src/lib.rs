@@ -8,6 +8,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod configs;
 pub mod connection;
 pub mod error;
 pub mod frame;
@@ -76,9 +77,15 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
 
     let log_config = log::LogConfig {
         segment_bytes: cfg.segment_bytes,
+        segment_ms: cfg.segment_ms,
         retention_ms: cfg.retention_ms,
         retention_bytes: cfg.retention_bytes,
         index_interval_bytes: cfg.index_interval_bytes,
+        delete_enabled: cfg
+            .props
+            .get("log.cleanup.policy")
+            .map(|p| p.split(',').any(|x| x.trim() == "delete"))
+            .unwrap_or(true),
     };
     let logs = {
         let dirs = cfg.log_dirs.clone();
@@ -107,6 +114,7 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     tokio::spawn(zk::controller::run(broker.clone(), shutdown.subscribe()));
     let _ = tokio::time::timeout(Duration::from_millis(cfg.zk_connection_timeout_ms.max(1000)), first_rx).await;
     spawn_housekeeping(broker.clone(), shutdown.clone());
+    spawn_group_writer(broker.clone());
 
     let accept = server::spawn_accept_loops(broker.clone(), sockets, shutdown.clone());
     shared::readiness::notify_ready();
@@ -125,11 +133,11 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     }
     // Give up our ephemeral znodes now rather than at session expiry, so
     // another broker can take over the controller at once.
-    let _ = broker.zk.client.delete(&format!("/brokers/ids/{}", cfg.broker_id), None).await;
+    let _ = broker.zk.client().delete(&format!("/brokers/ids/{}", cfg.broker_id), None).await;
     // The controller task has already stopped; ownership is what counts.
-    if let Ok(Some(st)) = broker.zk.client.check_stat("/controller").await {
-        if st.ephemeral_owner == broker.zk.client.session_id().0 {
-            let _ = broker.zk.client.delete("/controller", Some(st.version)).await;
+    if let Ok(Some(st)) = broker.zk.client().check_stat("/controller").await {
+        if st.ephemeral_owner == broker.zk.client().session_id().0 {
+            let _ = broker.zk.client().delete("/controller", Some(st.version)).await;
         }
     }
     if let Some(r) = embedded {
@@ -137,6 +145,20 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     }
     tracing::info!("kafkad stopped");
     Ok(())
+}
+
+/// Appends the group metadata records the coordinator queues (rebalance
+/// results, groups turning empty) to __consumer_offsets, in order.
+fn spawn_group_writer(broker: Arc<Broker>) {
+    let rx = broker.groups.write_rx.lock().ok().and_then(|mut g| g.take());
+    let Some(mut rx) = rx else { return };
+    tokio::spawn(async move {
+        while let Some((group, key, value)) = rx.recv().await {
+            if let Err(e) = broker.append_group_records(&group, vec![(key, value)]).await {
+                tracing::warn!(group = %group, error = ?e, "cannot store group metadata");
+            }
+        }
+    });
 }
 
 /// Checkpoints, retention and group session expiry.
@@ -163,10 +185,12 @@ fn spawn_housekeeping(broker: Arc<Broker>, shutdown: shared::shutdown::Shutdown)
         let mut tick = tokio::time::interval(Duration::from_millis(b.config.retention_check_interval_ms.max(100)));
         loop {
             tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
-            for l in b.logs.all() {
-                if let Ok(mut g) = l.lock() {
-                    if let Err(e) = g.apply_retention(now_ms()) {
-                        tracing::warn!(error = %e, "retention failed");
+            let parts: Vec<_> = b.partitions.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+            for p in parts {
+                let hw = p.high_watermark();
+                if let Ok(mut g) = p.log.lock() {
+                    if let Err(e) = g.apply_retention(now_ms(), hw) {
+                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed");
                     }
                 }
             }

@@ -1,8 +1,12 @@
 //! The classic group coordinator (JoinGroup/SyncGroup/Heartbeat/LeaveGroup)
 //! with Kafka's states: Empty -> PreparingRebalance -> CompletingRebalance
-//! -> Stable. Committed offsets live in `offsets` (a file per broker).
+//! -> Stable. Committed offsets live in `offsets`, persisted in
+//! __consumer_offsets by `persist`. Static members (group.instance.id)
+//! keep their assignment across restarts of the client without a
+//! rebalance.
 
 pub mod offsets;
+pub mod persist;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -113,9 +117,52 @@ impl Group {
     }
 }
 
+/// A group metadata record to append to __consumer_offsets.
+pub type GroupWrite = (String, Bytes, Option<Bytes>);
+
+/// (member id, instance id, metadata for the chosen protocol), as the
+/// leader's JoinGroup response lists them.
+fn member_list(group: &Group) -> Vec<(String, Option<String>, Bytes)> {
+    let proto = group.protocol.clone().unwrap_or_default();
+    group
+        .members
+        .values()
+        .map(|m| {
+            let meta = m.protocols.iter().find(|(n, _)| *n == proto).map(|(_, b)| b.clone()).unwrap_or_default();
+            (m.id.clone(), m.instance_id.clone(), meta)
+        })
+        .collect()
+}
+
+/// Topics a consumer-protocol member subscribed to
+/// (ConsumerProtocolSubscription: int16 version, array of strings, ...).
+pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if metadata.len() < 6 {
+        return out;
+    }
+    let n = i32::from_be_bytes([metadata[2], metadata[3], metadata[4], metadata[5]]);
+    let mut pos = 6usize;
+    for _ in 0..n.max(0) {
+        let Some(l) = metadata.get(pos..pos + 2) else { break };
+        let len = i16::from_be_bytes([l[0], l[1]]);
+        pos += 2;
+        if len < 0 {
+            continue;
+        }
+        let Some(t) = metadata.get(pos..pos + len as usize) else { break };
+        out.push(String::from_utf8_lossy(t).to_string());
+        pos += len as usize;
+    }
+    out
+}
+
 pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
     pub offsets: offsets::OffsetStore,
+    writes: tokio::sync::mpsc::UnboundedSender<GroupWrite>,
+    /// Taken once by the broker, which appends the records.
+    pub write_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<GroupWrite>>>,
     initial_delay: Duration,
     min_session_ms: i32,
     max_session_ms: i32,
@@ -137,10 +184,12 @@ fn err_join(e: ResponseError, member_id: &str) -> Joined {
 
 impl GroupCoordinator {
     pub fn new(config: &BrokerConfig) -> Arc<GroupCoordinator> {
-        let path = config.log_dirs.first().cloned().unwrap_or_default().join("kafkad-consumer-offsets.json");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         Arc::new(GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
-            offsets: offsets::OffsetStore::open(path),
+            offsets: offsets::OffsetStore::new(),
+            writes: tx,
+            write_rx: Mutex::new(Some(rx)),
             initial_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
             min_session_ms: config.group_min_session_timeout_ms,
             max_session_ms: config.group_max_session_timeout_ms,
@@ -169,7 +218,13 @@ impl GroupCoordinator {
         let Ok(mut groups) = self.groups.lock() else {
             return err_join(ResponseError::UnknownServerError, &p.member_id);
         };
-        let group = groups.entry(p.group.clone()).or_insert_with(Group::new);
+        let stored_gen = self.offsets.stored_group(&p.group).map(|g| g.generation).unwrap_or(0);
+        let group = groups.entry(p.group.clone()).or_insert_with(|| {
+            let mut g = Group::new();
+            // A group loaded from __consumer_offsets resumes its generation.
+            g.generation = stored_gen;
+            g
+        });
         if group.state != GroupState::Empty {
             let type_ok = group.protocol_type.as_deref() == Some(p.protocol_type.as_str());
             let proto_ok = p
@@ -181,7 +236,57 @@ impl GroupCoordinator {
             }
         }
         let mut member_id = p.member_id.clone();
-        if member_id.is_empty() {
+        let static_owner = p
+            .instance_id
+            .as_ref()
+            .and_then(|i| group.members.values().find(|m| m.instance_id.as_ref() == Some(i)).map(|m| m.id.clone()));
+        if let (Some(owner), false) = (&static_owner, member_id.is_empty()) {
+            if *owner != member_id {
+                return err_join(ResponseError::FencedInstanceId, &member_id);
+            }
+        }
+        if member_id.is_empty() && p.instance_id.is_some() {
+            // Static member (re)joining: takes over its old identity and
+            // assignment; a stable group does not rebalance for it.
+            member_id = format!("{}-{}", p.instance_id.clone().unwrap_or_default(), uuid::Uuid::new_v4());
+            if let Some(old) = static_owner {
+                if let Some(mut m) = group.members.remove(&old) {
+                    if let Some(tx) = m.join_waiter.take() {
+                        let _ = tx.send(JoinResult {
+                            error: ResponseError::FencedInstanceId.code(),
+                            generation: -1,
+                            ..Default::default()
+                        });
+                    }
+                    if let Some(tx) = m.sync_waiter.take() {
+                        let _ =
+                            tx.send(SyncResult { error: ResponseError::FencedInstanceId.code(), ..Default::default() });
+                    }
+                    m.id = member_id.clone();
+                    m.last_heartbeat = Instant::now();
+                    let same_protocols = m.protocols == p.protocols;
+                    m.protocols = p.protocols.clone();
+                    if group.leader.as_deref() == Some(old.as_str()) {
+                        group.leader = Some(member_id.clone());
+                    }
+                    group.members.insert(member_id.clone(), m);
+                    if group.state == GroupState::Stable && same_protocols {
+                        tracing::info!(group = %p.group, member = %member_id, "static member rejoined; no rebalance");
+                        let is_leader = group.leader.as_deref() == Some(member_id.as_str());
+                        let members = if is_leader { member_list(group) } else { Vec::new() };
+                        return Joined::Now(JoinResult {
+                            error: 0,
+                            generation: group.generation,
+                            protocol_type: group.protocol_type.clone(),
+                            protocol_name: group.protocol.clone(),
+                            leader: group.leader.clone().unwrap_or_default(),
+                            member_id,
+                            members,
+                        });
+                    }
+                }
+            }
+        } else if member_id.is_empty() {
             member_id = format!("{}-{}", p.client_id, uuid::Uuid::new_v4());
             if p.require_known_member_id {
                 group.pending.insert(member_id.clone(), Instant::now());
@@ -293,15 +398,7 @@ impl GroupCoordinator {
         });
         group.protocol = protocol.clone();
         group.state = GroupState::CompletingRebalance;
-        let proto = protocol.unwrap_or_default();
-        let list: Vec<(String, Option<String>, Bytes)> = group
-            .members
-            .values()
-            .map(|m| {
-                let meta = m.protocols.iter().find(|(n, _)| *n == proto).map(|(_, b)| b.clone()).unwrap_or_default();
-                (m.id.clone(), m.instance_id.clone(), meta)
-            })
-            .collect();
+        let list = member_list(group);
         for m in group.members.values_mut() {
             m.last_heartbeat = Instant::now();
             if let Some(tx) = m.join_waiter.take() {
@@ -354,6 +451,9 @@ impl GroupCoordinator {
                     let pn = g.protocol.clone();
                     for m in g.members.values_mut() {
                         m.assignment = map.remove(&m.id).unwrap_or_default();
+                    }
+                    self.record_group(group, g);
+                    for m in g.members.values_mut() {
                         if let Some(tx) = m.sync_waiter.take() {
                             let _ = tx.send(SyncResult {
                                 error: 0,
@@ -385,15 +485,27 @@ impl GroupCoordinator {
     }
 
     /// Remove members (LeaveGroup); the rest must rejoin. Per-member errors.
-    pub fn leave(self: &Arc<Self>, group: &str, members: &[String]) -> Vec<i16> {
+    pub fn leave(self: &Arc<Self>, group: &str, members: &[(String, Option<String>)]) -> Vec<i16> {
         let Ok(mut groups) = self.groups.lock() else {
             return vec![ResponseError::UnknownServerError.code(); members.len()];
         };
         let Some(g) = groups.get_mut(group) else { return vec![ResponseError::UnknownMemberId.code(); members.len()] };
         let mut out = Vec::new();
         let mut removed = false;
-        for id in members {
-            if g.members.remove(id).is_some() {
+        for (id, instance) in members {
+            // A static member may leave by instance id alone; a different
+            // member id for a known instance is a fenced zombie.
+            let by_instance = instance
+                .as_ref()
+                .and_then(|i| g.members.values().find(|m| m.instance_id.as_ref() == Some(i)).map(|m| m.id.clone()));
+            if let Some(owner) = &by_instance {
+                if !id.is_empty() && owner != id {
+                    out.push(ResponseError::FencedInstanceId.code());
+                    continue;
+                }
+            }
+            let id = by_instance.unwrap_or_else(|| id.clone());
+            if g.members.remove(&id).is_some() {
                 removed = true;
                 out.push(0);
             } else {
@@ -406,6 +518,38 @@ impl GroupCoordinator {
         out
     }
 
+    /// Queue a GroupMetadata record (version 3) for __consumer_offsets.
+    fn record_group(&self, name: &str, g: &Group) {
+        let proto = g.protocol.clone().unwrap_or_default();
+        let members: Vec<offsets::MemberRecord> = g
+            .members
+            .values()
+            .map(|m| {
+                let sub = m.protocols.iter().find(|(n, _)| *n == proto).map(|(_, b)| b.clone()).unwrap_or_default();
+                (
+                    m.id.clone(),
+                    m.instance_id.clone(),
+                    m.client_id.clone(),
+                    m.client_host.clone(),
+                    m.rebalance_timeout_ms,
+                    m.session_timeout_ms,
+                    sub,
+                    m.assignment.clone(),
+                )
+            })
+            .collect();
+        let stored = offsets::StoredGroup {
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            generation: g.generation,
+            protocol: g.protocol.clone(),
+            leader: g.leader.clone(),
+            members: members.len(),
+        };
+        let value = offsets::group_value(&stored, &members, crate::now_ms());
+        self.offsets.apply(offsets::Record::Group { group: name.to_string(), value: Some(stored) });
+        let _ = self.writes.send((name.to_string(), offsets::group_key(name), Some(value)));
+    }
+
     fn after_removal(self: &Arc<Self>, name: &str, g: &mut Group) {
         if g.members.is_empty() {
             if g.state != GroupState::Empty {
@@ -415,6 +559,7 @@ impl GroupCoordinator {
             g.leader = None;
             g.protocol = None;
             g.round += 1;
+            self.record_group(name, g);
         } else if g.state == GroupState::PreparingRebalance {
             self.try_complete_join(g, false);
         } else {
@@ -448,6 +593,50 @@ impl GroupCoordinator {
                 g.members.remove(id);
             }
             self.after_removal(&name, g);
+        }
+    }
+
+    /// DeleteGroups' check: only empty (or dead) groups go; the live entry
+    /// is dropped so the caller can tombstone the stored data.
+    pub fn prepare_delete(&self, group: &str) -> Result<(), ResponseError> {
+        let Ok(mut groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
+        match groups.get(group) {
+            Some(g) if g.state != GroupState::Empty => Err(ResponseError::NonEmptyGroup),
+            Some(_) => {
+                groups.remove(group);
+                Ok(())
+            }
+            None if self.offsets.has_group(group) => Ok(()),
+            None => Err(ResponseError::GroupIdNotFound),
+        }
+    }
+
+    /// OffsetDelete's check: Ok(subscribed topics) when offsets may be
+    /// deleted (empty group: none), or the group-level error.
+    pub fn offset_delete_check(&self, group: &str) -> Result<Vec<String>, ResponseError> {
+        let Ok(groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
+        match groups.get(group) {
+            Some(g) if g.state == GroupState::Empty => Ok(Vec::new()),
+            Some(g) if g.protocol_type.as_deref() == Some("consumer") => {
+                let proto = g.protocol.clone().unwrap_or_default();
+                let mut topics: Vec<String> = g
+                    .members
+                    .values()
+                    .flat_map(|m| {
+                        m.protocols
+                            .iter()
+                            .find(|(n, _)| *n == proto)
+                            .map(|(_, b)| subscribed_topics(b))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                topics.sort();
+                topics.dedup();
+                Ok(topics)
+            }
+            Some(_) => Err(ResponseError::NonEmptyGroup),
+            None if self.offsets.has_group(group) => Ok(Vec::new()),
+            None => Err(ResponseError::GroupIdNotFound),
         }
     }
 

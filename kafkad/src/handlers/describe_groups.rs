@@ -14,7 +14,18 @@ pub async fn handle(ctx: &RequestContext, req: DescribeGroupsRequest) -> Handler
         let mut d = DescribedGroup::default();
         d.group_id = gid.clone();
         ctx.broker.groups.with_group(&gid.0, |g| match g {
-            None => d.group_state = sb("Dead"),
+            None => match ctx.broker.groups.offsets.stored_group(&gid.0) {
+                // Known from __consumer_offsets only: an empty group.
+                Some(sg) => {
+                    d.group_state = sb("Empty");
+                    d.protocol_type = sb(sg.protocol_type);
+                }
+                None if ctx.broker.groups.offsets.has_group(&gid.0) => {
+                    d.group_state = sb("Empty");
+                    d.protocol_type = sb("consumer");
+                }
+                None => d.group_state = sb("Dead"),
+            },
             Some(g) => {
                 d.group_state = sb(g.state.name());
                 d.protocol_type = sb(g.protocol_type.clone().unwrap_or_default());

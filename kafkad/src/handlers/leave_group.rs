@@ -9,10 +9,14 @@ use crate::connection::RequestContext;
 pub async fn handle(ctx: &RequestContext, req: LeaveGroupRequest) -> HandlerResult {
     let mut resp = LeaveGroupResponse::default();
     if ctx.api_version < 3 {
-        let codes = ctx.broker.groups.leave(&req.group_id.0, &[req.member_id.to_string()]);
+        let codes = ctx.broker.groups.leave(&req.group_id.0, &[(req.member_id.to_string(), None)]);
         resp.error_code = codes.first().copied().unwrap_or(0);
     } else {
-        let ids: Vec<String> = req.members.iter().map(|m| m.member_id.to_string()).collect();
+        let ids: Vec<(String, Option<String>)> = req
+            .members
+            .iter()
+            .map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|s| s.to_string())))
+            .collect();
         let codes = ctx.broker.groups.leave(&req.group_id.0, &ids);
         for (m, code) in req.members.into_iter().zip(codes) {
             let mut r = MemberResponse::default();

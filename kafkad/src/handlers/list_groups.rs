@@ -10,8 +10,8 @@ use crate::connection::RequestContext;
 pub async fn handle(ctx: &RequestContext, req: ListGroupsRequest) -> HandlerResult {
     let v = ctx.api_version;
     let mut all: std::collections::BTreeMap<String, (String, String)> = Default::default();
-    for g in ctx.broker.groups.offsets.groups() {
-        all.insert(g, ("consumer".to_string(), "Empty".to_string()));
+    for (g, ptype, _) in ctx.broker.groups.offsets.groups() {
+        all.insert(g, (ptype, "Empty".to_string()));
     }
     for (name, ptype, state) in ctx.broker.groups.group_names() {
         all.insert(name, (ptype, state.name().to_string()));

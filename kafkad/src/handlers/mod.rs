@@ -1,13 +1,21 @@
 //! The route table: one handler module per Kafka API key. An API missing
 //! here is neither advertised in ApiVersions nor served.
 
+pub mod alter_configs;
 pub mod api_versions;
+pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
@@ -15,7 +23,9 @@ pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
+pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 
@@ -46,6 +56,16 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 5),
     (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::DescribeCluster, 0, 1),
 ];
 
 pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -73,6 +93,16 @@ pub async fn dispatch(ctx: &RequestContext, req: RequestKind) -> HandlerResult {
         RequestKind::CreateTopics(r) => create_topics::handle(ctx, r).await,
         RequestKind::DeleteTopics(r) => delete_topics::handle(ctx, r).await,
         RequestKind::InitProducerId(r) => init_producer_id::handle(ctx, r).await,
+        RequestKind::DeleteRecords(r) => delete_records::handle(ctx, r).await,
+        RequestKind::OffsetForLeaderEpoch(r) => offset_for_leader_epoch::handle(ctx, r).await,
+        RequestKind::DescribeConfigs(r) => describe_configs::handle(ctx, r).await,
+        RequestKind::AlterConfigs(r) => alter_configs::handle(ctx, r).await,
+        RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(ctx, r).await,
+        RequestKind::CreatePartitions(r) => create_partitions::handle(ctx, r).await,
+        RequestKind::DeleteGroups(r) => delete_groups::handle(ctx, r).await,
+        RequestKind::IncrementalAlterConfigs(r) => incremental_alter_configs::handle(ctx, r).await,
+        RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).await,
+        RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).await,
         // Unreachable in practice: the connection rejects keys missing
         // from SUPPORTED before decoding.
         other => Err(ConnectionError::Malformed(format!("no handler for {:?}", std::mem::discriminant(&other)))),

@@ -1,9 +1,8 @@
-//! OffsetCommit (8): checked against the member's generation, then stored
-//! in the offset store.
+//! OffsetCommit (8): checked against the member's generation, then
+//! appended to __consumer_offsets; acknowledged once committed there.
 
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, ResponseKind};
-use kafka_protocol::ResponseError;
 
 use super::HandlerResult;
 use crate::connection::RequestContext;
@@ -31,11 +30,11 @@ pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> HandlerRe
     }
     let code = match check {
         Err(e) => e.code(),
-        Ok(()) => match groups.offsets.commit(&group, entries) {
+        Ok(()) => match ctx.broker.commit_offsets(&group, entries).await {
             Ok(()) => 0,
             Err(e) => {
-                tracing::error!(group = %group, error = %e, "cannot persist offsets");
-                ResponseError::KafkaStorageError.code()
+                tracing::warn!(group = %group, error = ?e, "offset commit failed");
+                e.code()
             }
         },
     };

@@ -112,13 +112,21 @@ impl LeaderEpochCache {
         before != self.entries.len()
     }
 
-    /// End offset of `epoch` for OffsetForLeaderEpoch: the start of the next
-    /// higher epoch, or `leo` for the latest.
+    /// End offset of `epoch` for OffsetForLeaderEpoch, as Kafka's
+    /// LeaderEpochFileCache.endOffsetFor: the latest epoch ends at the LEO;
+    /// an older one ends where the next higher epoch starts (reported as
+    /// the largest known epoch <= the request, or the request itself when
+    /// it predates the cache); an epoch above the latest is unknown.
     pub fn end_offset_for(&self, epoch: i32, leo: i64) -> Option<(i32, i64)> {
-        let i = self.entries.iter().rposition(|(e, _)| *e <= epoch)?;
-        let found = self.entries[i].0;
-        let end = self.entries.get(i + 1).map(|n| n.1).unwrap_or(leo);
-        Some((found, end))
+        if epoch < 0 {
+            return None;
+        }
+        if self.latest_epoch() == Some(epoch) {
+            return Some((epoch, leo));
+        }
+        let higher = self.entries.iter().find(|(e, _)| *e > epoch)?;
+        let floor = self.entries.iter().rev().find(|(e, _)| *e <= epoch);
+        Some((floor.map(|f| f.0).unwrap_or(epoch), higher.1))
     }
 }
 
@@ -162,6 +170,7 @@ mod tests {
         assert_eq!(c.end_offset_for(0, 20), Some((0, 10)));
         assert_eq!(c.end_offset_for(1, 20), Some((0, 10)));
         assert_eq!(c.end_offset_for(2, 20), Some((2, 20)));
+        assert_eq!(c.end_offset_for(3, 20), None);
         assert!(c.truncate_from_end(10));
         assert_eq!(c.latest_epoch(), Some(0));
     }

@@ -18,9 +18,33 @@ use segment::Segment;
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     pub segment_bytes: u64,
+    /// segment.ms: roll the active segment once its first batch is older.
+    pub segment_ms: i64,
     pub retention_ms: i64,
     pub retention_bytes: i64,
     pub index_interval_bytes: u64,
+    /// cleanup.policy contains "delete": time/size retention applies.
+    pub delete_enabled: bool,
+}
+
+impl LogConfig {
+    /// Build from an effective topic config (topic keys, string values).
+    pub fn from_topic(c: &std::collections::BTreeMap<String, String>, fallback: &LogConfig) -> LogConfig {
+        let num = |k: &str| c.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+        LogConfig {
+            segment_bytes: num("segment.bytes").map(|v| v.max(14) as u64).unwrap_or(fallback.segment_bytes),
+            segment_ms: num("segment.ms").map(|v| v.max(1)).unwrap_or(fallback.segment_ms),
+            retention_ms: num("retention.ms").unwrap_or(fallback.retention_ms),
+            retention_bytes: num("retention.bytes").unwrap_or(fallback.retention_bytes),
+            index_interval_bytes: num("index.interval.bytes")
+                .map(|v| v.max(0) as u64)
+                .unwrap_or(fallback.index_interval_bytes),
+            delete_enabled: c
+                .get("cleanup.policy")
+                .map(|p| p.split(',').any(|x| x.trim() == "delete"))
+                .unwrap_or(fallback.delete_enabled),
+        }
+    }
 }
 
 pub struct Log {
@@ -159,20 +183,21 @@ impl Log {
             batch::set_partition_leader_epoch(b, leader_epoch);
             let h = BatchHeader::parse(b)
                 .map_err(|e| StorageError::Corrupt { path: self.dir.clone(), reason: e.to_string() })?;
-            self.maybe_roll(b.len() as u64)?;
+            self.maybe_roll(b.len() as u64, h.max_timestamp)?;
             self.active()?.append(&h, b)?;
             next = h.last_offset() + 1;
         }
         Ok((first, next - 1))
     }
 
-    fn maybe_roll(&mut self, incoming: u64) -> Result<(), StorageError> {
+    fn maybe_roll(&mut self, incoming: u64, batch_max_ts: i64) -> Result<(), StorageError> {
         let seg_bytes = self.config.segment_bytes;
-        let (size, next) = {
+        let (size, next, waited) = {
             let a = self.active()?;
-            (a.size, a.next_offset)
+            (a.size, a.next_offset, a.time_waited_for_roll(crate::now_ms(), batch_max_ts))
         };
-        if size > 0 && size + incoming > seg_bytes {
+        let by_time = size > 0 && waited > self.config.segment_ms;
+        if size > 0 && (size + incoming > seg_bytes || by_time) {
             // Kafka flushes the old segment when it rolls.
             if let Some(s) = self.segments.values().next_back() {
                 s.flush()?;
@@ -294,35 +319,95 @@ impl Log {
         Ok(())
     }
 
-    /// Apply retention.ms and retention.bytes to closed segments (never the
-    /// active one). Returns how many segments were deleted.
-    pub fn apply_retention(&mut self, now_ms: i64) -> Result<usize, StorageError> {
+    /// Start a new empty active segment at the LEO (Kafka's roll()).
+    pub fn roll(&mut self) -> Result<(), StorageError> {
+        let leo = self.log_end_offset();
+        if self.segments.contains_key(&leo) {
+            return Ok(());
+        }
+        if let Some(s) = self.segments.values().next_back() {
+            s.flush()?;
+        }
+        self.recovery_point = leo;
+        let seg = Segment::create(&self.dir, leo, self.config.index_interval_bytes)?;
+        self.segments.insert(leo, seg);
+        Ok(())
+    }
+
+    /// Raise the log start offset (DeleteRecords); segments wholly below
+    /// it go at the next retention pass, as in Kafka.
+    pub fn advance_log_start(&mut self, offset: i64) -> bool {
+        if offset > self.log_start_offset && offset <= self.log_end_offset() {
+            self.log_start_offset = offset;
+            return true;
+        }
+        false
+    }
+
+    /// Kafka's deleteOldSegments: by retention.ms, then retention.bytes
+    /// (both only with cleanup.policy=delete), then segments wholly below
+    /// the log start offset. A segment goes only when the high watermark
+    /// has passed it; when every segment goes, a new empty one is rolled
+    /// first so the log keeps its end offset. Returns segments deleted.
+    pub fn apply_retention(&mut self, now_ms: i64, high_watermark: i64) -> Result<usize, StorageError> {
         let mut deleted = 0;
-        let mut total = self.size_bytes() as i64;
-        loop {
-            if self.segments.len() <= 1 {
+        if self.config.delete_enabled && self.config.retention_ms >= 0 {
+            let ms = self.config.retention_ms;
+            deleted +=
+                self.delete_while(high_watermark, "retention.ms", |seg, _| now_ms - seg.largest_timestamp() > ms)?;
+        }
+        if self.config.delete_enabled && self.config.retention_bytes >= 0 {
+            let mut diff = self.size_bytes() as i64 - self.config.retention_bytes;
+            deleted += self.delete_while(high_watermark, "retention.bytes", |seg, _| {
+                if diff - seg.size as i64 >= 0 {
+                    diff -= seg.size as i64;
+                    true
+                } else {
+                    false
+                }
+            })?;
+        }
+        let start = self.log_start_offset;
+        deleted +=
+            self.delete_while(high_watermark, "log start offset", |_, next| next.map(|n| n <= start).unwrap_or(false))?;
+        Ok(deleted)
+    }
+
+    fn delete_while(
+        &mut self,
+        high_watermark: i64,
+        reason: &str,
+        mut pred: impl FnMut(&Segment, Option<i64>) -> bool,
+    ) -> Result<usize, StorageError> {
+        let leo = self.log_end_offset();
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        let mut doomed = Vec::new();
+        for (i, base) in bases.iter().enumerate() {
+            let Some(seg) = self.segments.get(base) else { break };
+            let next = bases.get(i + 1).copied();
+            let last_and_empty = next.is_none() && seg.size == 0;
+            if pred(seg, next) && !last_and_empty && high_watermark >= next.unwrap_or(leo) {
+                doomed.push(*base);
+            } else {
                 break;
-            }
-            let Some((base, seg)) = self.segments.iter().next() else { break };
-            let seg_ts = if seg.max_timestamp >= 0 { seg.max_timestamp } else { seg.modified_ms };
-            let by_time = self.config.retention_ms >= 0 && now_ms - seg_ts > self.config.retention_ms;
-            let by_size = self.config.retention_bytes >= 0 && total - seg.size as i64 >= self.config.retention_bytes;
-            if !(by_time || by_size) {
-                break;
-            }
-            let base = *base;
-            if let Some(seg) = self.segments.remove(&base) {
-                total -= seg.size as i64;
-                tracing::info!(topic = %self.topic, partition = self.partition, base, by_time, by_size,
-                    "deleting segment by retention");
-                seg.delete_files();
-                deleted += 1;
-            }
-            if let Some(next) = self.segments.keys().next() {
-                self.log_start_offset = self.log_start_offset.max(*next);
             }
         }
-        Ok(deleted)
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        if doomed.len() == self.segments.len() {
+            self.roll()?;
+        }
+        for base in &doomed {
+            if let Some(seg) = self.segments.remove(base) {
+                tracing::info!(topic = %self.topic, partition = self.partition, base, reason, "deleting segment");
+                seg.delete_files();
+            }
+        }
+        if let Some(first) = self.segments.keys().next() {
+            self.log_start_offset = self.log_start_offset.max(*first);
+        }
+        Ok(doomed.len())
     }
 }
 
@@ -332,7 +417,14 @@ mod tests {
     use kafka_protocol::records::Compression;
 
     fn cfg(seg: u64) -> LogConfig {
-        LogConfig { segment_bytes: seg, retention_ms: -1, retention_bytes: -1, index_interval_bytes: 100 }
+        LogConfig {
+            segment_bytes: seg,
+            segment_ms: i64::MAX,
+            retention_ms: -1,
+            retention_bytes: -1,
+            index_interval_bytes: 100,
+            delete_enabled: true,
+        }
     }
 
     fn append(log: &mut Log, n: usize) -> (i64, i64) {

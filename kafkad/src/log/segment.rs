@@ -28,6 +28,10 @@ pub struct Segment {
     /// Offset after the last batch in this segment.
     pub next_offset: i64,
     pub max_timestamp: i64,
+    /// Max timestamp of the first batch (-1: none yet), for segment.ms.
+    pub first_batch_timestamp: i64,
+    /// When this process created the segment (ms).
+    created_ms: i64,
     bytes_since_index: u64,
     index_interval: u64,
     /// When the segment file was created/last modified (ms), for retention
@@ -64,6 +68,8 @@ impl Segment {
             size,
             next_offset: base_offset,
             max_timestamp: -1,
+            first_batch_timestamp: -1,
+            created_ms: crate::now_ms(),
             bytes_since_index: 0,
             index_interval: index_interval.max(1),
             modified_ms: crate::now_ms(),
@@ -85,6 +91,9 @@ impl Segment {
         let loaded = !recover && seg.load_indexes();
         if !loaded {
             seg.recover()?;
+        }
+        if let Ok(Some(h)) = seg.header_at(0) {
+            seg.first_batch_timestamp = h.max_timestamp;
         }
         Ok(seg)
     }
@@ -233,8 +242,32 @@ impl Segment {
         Some((e, t))
     }
 
+    /// Kafka's timeWaitedForRoll: incoming batch time minus the first
+    /// batch's time, or wall time since creation when the segment has no
+    /// timestamped batch.
+    pub fn time_waited_for_roll(&self, now_ms: i64, batch_ts: i64) -> i64 {
+        if self.first_batch_timestamp >= 0 {
+            batch_ts - self.first_batch_timestamp
+        } else {
+            now_ms - self.created_ms
+        }
+    }
+
+    /// Kafka's largestTimestamp: the max record timestamp, else the file's
+    /// last modification time.
+    pub fn largest_timestamp(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            self.max_timestamp
+        } else {
+            self.modified_ms
+        }
+    }
+
     /// Append one batch whose offsets are already assigned.
     pub fn append(&mut self, h: &BatchHeader, bytes: &[u8]) -> Result<(), StorageError> {
+        if self.size == 0 {
+            self.first_batch_timestamp = h.max_timestamp;
+        }
         let pos = self.size as u32;
         if let Some((e, t)) = self.maybe_index(h, pos) {
             let ip = self.dir.join(file_name(self.base_offset, "index"));

@@ -61,7 +61,8 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSi
                     Err(ControllerError::Zk(e)) => {
                         tracing::error!(error = %e, "controller failed");
                         if zk_fatal(&e) {
-                            return;
+                            // The sync loop opens a new session; elect again then.
+                            wait_new_session(&broker, &mut shutdown).await;
                         }
                     }
                 }
@@ -70,7 +71,8 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSi
             Err(e) => {
                 tracing::warn!(error = %e, "controller election failed; retrying");
                 if zk_fatal(&e) {
-                    return;
+                    wait_new_session(&broker, &mut shutdown).await;
+                    continue;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
@@ -78,10 +80,19 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSi
     }
 }
 
+/// Wait (bounded) for the sync loop to replace an expired session.
+async fn wait_new_session(broker: &Broker, shutdown: &mut shared::shutdown::ShutdownSignal) {
+    tokio::select! {
+        _ = broker.controller_kick.notified() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        _ = shutdown.recv() => {}
+    }
+}
+
 /// One election round. `Some` when we won; `None` after following another
 /// controller until it went away.
 async fn elect_or_follow(broker: &Broker) -> Result<Option<Epoch>, ZkErr> {
-    let zk = &broker.zk.client;
+    let zk = &broker.zk.client();
     let me = broker.id();
     let (stat, watcher) = zk.check_and_watch_stat(CONTROLLER).await?;
     if let Some(stat) = stat {
@@ -164,7 +175,7 @@ fn set_controller_id(broker: &Broker, id: i32) {
 }
 
 async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), ControllerError> {
-    let zk = &broker.zk.client;
+    let zk = &broker.zk.client();
     loop {
         let mut watches = JoinSet::new();
         let (stat, w) = zk.check_and_watch_stat(CONTROLLER).await?;
@@ -179,6 +190,13 @@ async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), Controll
         watches.spawn(w.changed());
         let (deletes, w) = zk.list_and_watch_children("/admin/delete_topics").await?;
         watches.spawn(w.changed());
+        // Data watches on every topic: partitions added through ZooKeeper
+        // (CreatePartitions, kafka-topics --zookeeper --alter) change the
+        // assignment in place.
+        for t in &topics {
+            let (_, w) = zk.check_and_watch_stat(&format!("/brokers/topics/{t}")).await?;
+            watches.spawn(w.changed());
+        }
         let live: BTreeSet<i32> = ids.iter().filter_map(|s| s.parse().ok()).collect();
         for t in &deletes {
             delete_topic(broker, epoch, t, topics.contains(t)).await?;
@@ -196,7 +214,7 @@ async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), Controll
 
 /// Run `ops` fenced by the controller epoch.
 async fn fenced(broker: &Broker, epoch: Epoch, ops: Vec<Op>) -> Result<(), ControllerError> {
-    let zk = &broker.zk.client;
+    let zk = &broker.zk.client();
     let mut m = zk.new_multi_writer();
     m.add_check_version(CONTROLLER_EPOCH, epoch.zk_version)?;
     for op in &ops {
@@ -256,7 +274,7 @@ async fn reconcile_topic(
                 let online: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
                 let Some(&leader) = online.first() else { continue };
                 for parent in [format!("{tpath}/partitions"), ppath.clone()] {
-                    match zk.client.create(&parent, b"", &crate::zk::persistent()).await {
+                    match zk.client().create(&parent, b"", &crate::zk::persistent()).await {
                         Ok(_) | Err(ZkErr::NodeExists) => {}
                         Err(e) => return Err(e.into()),
                     }
@@ -319,11 +337,11 @@ async fn delete_topic(broker: &Broker, epoch: Epoch, topic: &str, exists: bool) 
             }
             ops.push(Op::Delete(ppath));
         }
-        if broker.zk.client.check_stat(&format!("{tpath}/partitions")).await?.is_some() {
+        if broker.zk.client().check_stat(&format!("{tpath}/partitions")).await?.is_some() {
             ops.push(Op::Delete(format!("{tpath}/partitions")));
         }
         ops.push(Op::Delete(tpath));
-        if broker.zk.client.check_stat(&format!("/config/topics/{topic}")).await?.is_some() {
+        if broker.zk.client().check_stat(&format!("/config/topics/{topic}")).await?.is_some() {
             ops.push(Op::Delete(format!("/config/topics/{topic}")));
         }
     } else if exists {

@@ -41,7 +41,11 @@ pub fn ephemeral() -> CreateOptions<'static> {
 }
 
 pub struct Zk {
-    pub client: Client,
+    /// Replaced wholesale when the session expires (`reconnect`).
+    client: std::sync::RwLock<Client>,
+    connect: String,
+    session_timeout_ms: u64,
+    connection_timeout_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,39 @@ impl Zk {
         session_timeout_ms: u64,
         connection_timeout_ms: u64,
     ) -> Result<Zk, BrokerError> {
+        let client = Self::new_session(connect, session_timeout_ms, connection_timeout_ms).await?;
+        Ok(Zk {
+            client: std::sync::RwLock::new(client),
+            connect: connect.to_string(),
+            session_timeout_ms,
+            connection_timeout_ms,
+        })
+    }
+
+    /// The current session's client (cheap to clone).
+    pub fn client(&self) -> Client {
+        match self.client.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Open a new session after the old one expired, as Kafka's
+    /// KafkaZkClient does, and make it current.
+    pub async fn reconnect(&self) -> Result<(), BrokerError> {
+        let c = Self::new_session(&self.connect, self.session_timeout_ms, self.connection_timeout_ms).await?;
+        match self.client.write() {
+            Ok(mut g) => *g = c,
+            Err(p) => *p.into_inner() = c,
+        }
+        Ok(())
+    }
+
+    async fn new_session(
+        connect: &str,
+        session_timeout_ms: u64,
+        connection_timeout_ms: u64,
+    ) -> Result<Client, BrokerError> {
         let (hosts, chroot) = split_chroot(connect);
         let connector = || {
             Client::connector()
@@ -94,12 +131,12 @@ impl Zk {
                 client.chroot(root.clone()).map_err(|_| BrokerError::Fatal(format!("invalid chroot {root}")))?
             }
         };
-        Ok(Zk { client })
+        Ok(client)
     }
 
     pub async fn ensure_paths(&self) -> Result<(), BrokerError> {
         for p in PERSISTENT_PATHS {
-            match self.client.mkdir(p, &persistent()).await {
+            match self.client().mkdir(p, &persistent()).await {
                 Ok(()) | Err(ZkErr::NodeExists) => {}
                 Err(e) => return Err(BrokerError::zk(format!("create {p}"), e)),
             }
@@ -108,7 +145,7 @@ impl Zk {
     }
 
     pub async fn get(&self, path: &str) -> Result<Option<(Vec<u8>, Stat)>, ZkErr> {
-        match self.client.get_data(path).await {
+        match self.client().get_data(path).await {
             Ok(x) => Ok(Some(x)),
             Err(ZkErr::NoNode) => Ok(None),
             Err(e) => Err(e),
@@ -116,7 +153,7 @@ impl Zk {
     }
 
     pub async fn children(&self, path: &str) -> Result<Vec<String>, ZkErr> {
-        match self.client.list_children(path).await {
+        match self.client().list_children(path).await {
             Ok(c) => Ok(c),
             Err(ZkErr::NoNode) => Ok(Vec::new()),
             Err(e) => Err(e),
@@ -139,8 +176,8 @@ impl Zk {
             }
             let id = metadata::uuid_to_kafka(&metadata::random_kafka_uuid());
             let body = json!({"version": "1", "id": id}).to_string();
-            let _ = self.client.mkdir("/cluster", &persistent()).await;
-            match self.client.create("/cluster/id", body.as_bytes(), &persistent()).await {
+            let _ = self.client().mkdir("/cluster", &persistent()).await;
+            match self.client().create("/cluster/id", body.as_bytes(), &persistent()).await {
                 Ok(_) => return Ok(id),
                 Err(ZkErr::NodeExists) => continue,
                 Err(e) => return Err(BrokerError::zk("create /cluster/id", e)),
@@ -163,7 +200,7 @@ impl Zk {
         let path = format!("/brokers/ids/{id}");
         let deadline = tokio::time::Instant::now() + Duration::from_millis(session_timeout_ms * 2 + 5000);
         loop {
-            match self.client.create(&path, data, &ephemeral()).await {
+            match self.client().create(&path, data, &ephemeral()).await {
                 Ok((stat, _)) => return Ok(stat.czxid),
                 Err(ZkErr::NodeExists) => {}
                 Err(e) => return Err(BrokerError::zk(format!("create {path}"), e)),
@@ -171,12 +208,12 @@ impl Zk {
             let Some((_, stat)) = self.get(&path).await.map_err(|e| BrokerError::zk(format!("read {path}"), e))? else {
                 continue;
             };
-            if stat.ephemeral_owner == self.client.session_id().0 {
+            if stat.ephemeral_owner == self.client().session_id().0 {
                 return Ok(stat.czxid);
             }
             if stale_is_ours {
                 tracing::warn!(path, "removing registration left by a previous run");
-                let _ = self.client.delete(&path, Some(stat.version)).await;
+                let _ = self.client().delete(&path, Some(stat.version)).await;
                 continue;
             }
             if tokio::time::Instant::now() > deadline {
@@ -200,28 +237,80 @@ impl Zk {
         config: &BTreeMap<String, String>,
     ) -> Result<(), CreateTopicError> {
         let tpath = format!("/brokers/topics/{name}");
-        if self.client.check_stat(&tpath).await?.is_some() {
+        if self.client().check_stat(&tpath).await?.is_some() {
             return Err(CreateTopicError::Exists);
         }
         let cpath = format!("/config/topics/{name}");
         let cdata = metadata::config_json(config);
-        match self.client.create(&cpath, &cdata, &persistent()).await {
+        match self.client().create(&cpath, &cdata, &persistent()).await {
             Ok(_) => {}
             Err(ZkErr::NodeExists) => {
-                self.client.set_data(&cpath, &cdata, None).await?;
+                self.client().set_data(&cpath, &cdata, None).await?;
             }
             Err(e) => return Err(e.into()),
         }
-        match self.client.create(&tpath, &metadata::topic_assignment_json(assignment, topic_id), &persistent()).await {
+        match self.client().create(&tpath, &metadata::topic_assignment_json(assignment, topic_id), &persistent()).await
+        {
             Ok(_) => Ok(()),
             Err(ZkErr::NodeExists) => Err(CreateTopicError::Exists),
             Err(e) => Err(e.into()),
         }
     }
 
+    /// An entity's dynamic config (/config/<type>/<name>); empty if none.
+    pub async fn entity_config(&self, entity_type: &str, name: &str) -> Result<BTreeMap<String, String>, ZkErr> {
+        Ok(self
+            .get(&format!("/config/{entity_type}/{name}"))
+            .await?
+            .map(|(d, _)| metadata::parse_config(&d))
+            .unwrap_or_default())
+    }
+
+    /// Write an entity's whole dynamic config, then announce it with a
+    /// /config/changes/config_change_ sequential node (version 2), which
+    /// every broker watches, as Kafka's AdminZkClient.changeConfigs does.
+    pub async fn set_entity_config(
+        &self,
+        entity_type: &str,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), ZkErr> {
+        let path = format!("/config/{entity_type}/{name}");
+        let data = metadata::config_json(config);
+        match self.client().set_data(&path, &data, None).await {
+            Ok(_) => {}
+            Err(ZkErr::NoNode) => match self.client().create(&path, &data, &persistent()).await {
+                Ok(_) => {}
+                Err(ZkErr::NodeExists) => {
+                    self.client().set_data(&path, &data, None).await?;
+                }
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+        let note = json!({"version": 2, "entity_path": format!("{entity_type}/{name}")}).to_string();
+        let seq = CreateMode::PersistentSequential.with_acls(Acls::anyone_all());
+        self.client().create("/config/changes/config_change_", note.as_bytes(), &seq).await?;
+        Ok(())
+    }
+
+    /// Replace a topic's partition assignment, conditional on the znode
+    /// version read with it (CreatePartitions).
+    pub async fn set_topic_assignment(
+        &self,
+        name: &str,
+        assignment: &BTreeMap<i32, Vec<i32>>,
+        topic_id: &uuid::Uuid,
+        version: i32,
+    ) -> Result<(), ZkErr> {
+        let path = format!("/brokers/topics/{name}");
+        self.client().set_data(&path, &metadata::topic_assignment_json(assignment, topic_id), Some(version)).await?;
+        Ok(())
+    }
+
     /// Ask the controller to delete a topic.
     pub async fn request_topic_deletion(&self, name: &str) -> Result<(), ZkErr> {
-        match self.client.create(&format!("/admin/delete_topics/{name}"), b"", &persistent()).await {
+        match self.client().create(&format!("/admin/delete_topics/{name}"), b"", &persistent()).await {
             Ok(_) | Err(ZkErr::NodeExists) => Ok(()),
             Err(e) => Err(e),
         }
@@ -250,10 +339,10 @@ impl Zk {
                 .to_string();
             let r = match version {
                 Some(v) => {
-                    self.client.set_data("/latest_producer_id_block", body.as_bytes(), Some(v)).await.map(|_| ())
+                    self.client().set_data("/latest_producer_id_block", body.as_bytes(), Some(v)).await.map(|_| ())
                 }
                 None => {
-                    self.client.create("/latest_producer_id_block", body.as_bytes(), &persistent()).await.map(|_| ())
+                    self.client().create("/latest_producer_id_block", body.as_bytes(), &persistent()).await.map(|_| ())
                 }
             };
             match r {

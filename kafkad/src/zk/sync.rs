@@ -38,8 +38,11 @@ pub async fn run(
             Err(e) => {
                 tracing::warn!(error = %e, "metadata sync from zookeeper failed");
                 if matches!(e, ZkErr::SessionExpired | ZkErr::ClientClosed) {
-                    tracing::error!("zookeeper session lost; shutting down so the service manager restarts the broker");
-                    std::process::exit(1);
+                    tokio::select! {
+                        _ = recover_session(&broker) => {}
+                        _ = shutdown.recv() => return,
+                    }
+                    continue;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
@@ -49,7 +52,7 @@ pub async fn run(
 
 async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedEvent>, ZkErr> {
     let zk = &broker.zk;
-    let client = &zk.client;
+    let client = &zk.client();
     let mut watches = JoinSet::new();
 
     let (ids, w) = client.list_and_watch_children("/brokers/ids").await?;
@@ -79,6 +82,16 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
         }
         Err(e) => return Err(e),
     };
+
+    // Config changes written by any tool (kafka-configs, AlterConfigs on
+    // another broker) announce themselves here; a new child starts a new
+    // round, which re-reads every topic's config.
+    let (changes, w) = client.list_and_watch_children("/config/changes").await?;
+    watches.spawn(w.changed());
+    purge_old_notifications(zk, &changes).await;
+    let mut dynamic = zk.entity_config("brokers", "<default>").await?;
+    dynamic.extend(zk.entity_config("brokers", &broker.id().to_string()).await?);
+    broker.set_dynamic_broker_config(dynamic);
 
     let (deletes, w) = client.list_and_watch_children("/admin/delete_topics").await?;
     watches.spawn(w.changed());
@@ -139,4 +152,59 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
     }
     broker.apply_metadata(ClusterMetadata { brokers, controller_id, topics });
     Ok(watches)
+}
+
+/// Kafka's notification listeners delete config change notifications older
+/// than 15 minutes, so /config/changes does not grow without bound.
+async fn purge_old_notifications(zk: &crate::zk::Zk, changes: &[String]) {
+    const EXPIRY_MS: i64 = 15 * 60 * 1000;
+    if changes.len() < 2 {
+        return;
+    }
+    let now = crate::now_ms();
+    let mut sorted: Vec<&String> = changes.iter().collect();
+    sorted.sort();
+    // Never the newest: its sequence number must survive a restart.
+    for c in &sorted[..sorted.len() - 1] {
+        let path = format!("/config/changes/{c}");
+        if let Ok(Some(st)) = zk.client().check_stat(&path).await {
+            if now - st.ctime > EXPIRY_MS {
+                let _ = zk.client().delete(&path, None).await;
+            }
+        }
+    }
+}
+
+/// After session expiry (Kafka's KafkaZkClient reinitialize): open a new
+/// session, recreate the paths, re-register /brokers/ids/N (the expired
+/// session's ephemeral nodes are gone) and let the controller loop
+/// re-elect. Retries until it succeeds.
+async fn recover_session(broker: &Broker) {
+    tracing::warn!("zookeeper session expired; starting a new session and re-registering");
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        let attempt = async {
+            broker.zk.reconnect().await?;
+            broker.zk.ensure_paths().await?;
+            let reg = metadata::broker_json(
+                broker.config.rack.as_deref(),
+                &broker.endpoints,
+                &broker.config.protocol_map,
+                crate::now_ms(),
+            );
+            broker.zk.register_broker(broker.id(), &reg, broker.embedded_zk, broker.config.zk_session_timeout_ms).await
+        };
+        match attempt.await {
+            Ok(epoch) => {
+                tracing::info!(broker_id = broker.id(), broker_epoch = epoch, "re-registered in zookeeper");
+                broker.controller_kick.notify_one();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "zookeeper session recovery failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+        }
+    }
 }

@@ -144,3 +144,65 @@ pub fn kcat(args: &[&str], stdin: Option<&[u8]>) -> Output {
 pub fn py_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name)
 }
+
+/// One request/response over a fresh connection with kafka-protocol's own
+/// encoders (for APIs no installed client exposes).
+pub fn rpc<Req, Resp>(port: u16, version: i16, req: &Req) -> Resp
+where
+    Req: kafka_protocol::protocol::Encodable + kafka_protocol::protocol::Request,
+    Resp: kafka_protocol::protocol::Decodable + kafka_protocol::protocol::HeaderVersion,
+{
+    use kafka_protocol::protocol::{Decodable, Encodable};
+    use std::io::Read;
+    let mut header = kafka_protocol::messages::RequestHeader::default();
+    header.request_api_key = Req::KEY;
+    header.request_api_version = version;
+    header.correlation_id = 42;
+    header.client_id = Some(kafka_protocol::protocol::StrBytes::from_static_str("kafkad-test"));
+    let mut buf = bytes::BytesMut::new();
+    header.encode(&mut buf, Req::header_version(version)).expect("encode header");
+    req.encode(&mut buf, version).expect("encode body");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    s.write_all(&(buf.len() as i32).to_be_bytes()).expect("write");
+    s.write_all(&buf).expect("write");
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).expect("response length");
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).expect("response body");
+    let mut b = bytes::Bytes::from(body);
+    let h = kafka_protocol::messages::ResponseHeader::decode(&mut b, Resp::header_version(version)).expect("header");
+    assert_eq!(h.correlation_id, 42);
+    Resp::decode(&mut b, version).expect("decode response")
+}
+
+/// Start a standalone zookeeperd on a free port (for tests that look at
+/// or write znodes themselves).
+pub async fn start_zookeeperd(dir: &Path) -> zookeeperd::Running {
+    let mut map = shared::ConfigMap::new();
+    map.set("dataDir", dir.display().to_string());
+    map.set("clientPort", "0");
+    map.set("clientPortAddress", "127.0.0.1");
+    map.set("admin.enableServer", "false");
+    zookeeperd::start(zookeeperd::ZkConfig::from_map(&map).expect("zk config")).await.expect("zookeeperd")
+}
+
+/// Run a Python script from tests/py; panics with its output and the
+/// broker log tail unless it prints "ALL OK".
+pub fn run_py(k: &Kafkad, script: &str, args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["300", "python3"])
+        .arg(py_script(script))
+        .arg(k.bootstrap())
+        .args(args)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.contains("ALL OK"),
+        "{script} stdout:\n{stdout}\nstderr:\n{}\nbroker log tail:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        k.log().lines().rev().take(40).collect::<Vec<_>>().join("\n")
+    );
+    stdout
+}

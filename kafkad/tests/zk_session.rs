@@ -1,0 +1,111 @@
+//! ZooKeeper session expiry: the broker opens a new session, re-registers
+//! /brokers/ids/N and becomes controller again instead of exiting. The
+//! session is expired for real: a TCP relay between broker and zookeeperd
+//! cuts the broker off for longer than the session timeout, so zookeeperd
+//! expires it and deletes its ephemeral nodes.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{kcat, start_zookeeperd, wait_for, Kafkad};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Relay 127.0.0.1:<port> -> `target`; while `cut` is set every relayed
+/// connection is closed and new ones are refused.
+async fn relay(target: std::net::SocketAddr, cut: Arc<AtomicBool>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+    let port = l.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = l.accept().await else { return };
+            if cut.load(Ordering::SeqCst) {
+                continue; // dropped: closed at once
+            }
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect(target).await else { return };
+                let pump = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                tokio::select! {
+                    _ = pump => {}
+                    _ = async {
+                        while !cut.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    } => {}
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_expiry_reregisters_and_keeps_serving() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let zk = start_zookeeperd(&tmp.path().join("zk")).await;
+    let cut = Arc::new(AtomicBool::new(false));
+    let relay_port = relay(zk.client_addr, cut.clone()).await;
+    let dir = tmp.path().join("broker");
+    let extra = format!("zookeeper.connect=127.0.0.1:{relay_port}\nzookeeper.session.timeout.ms=4000");
+    let k = tokio::task::spawn_blocking(move || Kafkad::start(&dir, &extra)).await.expect("start");
+    let b = k.bootstrap();
+
+    let client = zookeeper_client::Client::connect(&zk.client_addr.to_string()).await.expect("zk client");
+    let (_, before) = client.get_data("/brokers/ids/1").await.expect("registered");
+    let b2 = b.clone();
+    tokio::task::spawn_blocking(move || {
+        assert!(kcat(&["-b", &b2, "-P", "-t", "s1"], Some(b"before\n")).status.success());
+    })
+    .await
+    .expect("produce");
+
+    cut.store(true, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while client.check_stat("/brokers/ids/1").await.expect("stat").is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "session never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cut.store(false, Ordering::SeqCst);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let after = loop {
+        if let Ok((_, st)) = client.get_data("/brokers/ids/1").await {
+            break st;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "broker did not re-register:\n{}", k.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(after.ephemeral_owner, before.ephemeral_owner, "a new session");
+    assert!(after.czxid > before.czxid, "new broker epoch");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((d, st)) = client.get_data("/controller").await {
+            let v: serde_json::Value = serde_json::from_slice(&d).expect("json");
+            if v["brokerid"] == 1 && st.ephemeral_owner == after.ephemeral_owner {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no controller after expiry:\n{}", k.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = k.log();
+    tokio::task::spawn_blocking(move || {
+        wait_for("produce after session expiry", Duration::from_secs(30), || {
+            kcat(&["-b", &b, "-P", "-t", "s1"], Some(b"after\n")).status.success().then_some(())
+        });
+        let out = kcat(&["-b", &b, "-C", "-t", "s1", "-o", "beginning", "-e"], None);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(text.starts_with("before\n") && text.contains("after\n"), "{text}");
+        wait_for("topic created after expiry", Duration::from_secs(30), || {
+            kcat(&["-b", &b, "-P", "-t", "s2"], Some(b"new\n")).status.success().then_some(())
+        });
+    })
+    .await
+    .expect("serve after expiry");
+    assert!(log.contains("re-registered in zookeeper"), "{log}");
+    drop(k);
+    let _ = zk.stop().await;
+}
