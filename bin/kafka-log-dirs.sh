@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# kafka-log-dirs, as Kafka's bin/kafka-log-dirs.sh: runs the kafka-tools binary.
+. "$(dirname "${BASH_SOURCE[0]}")/_find.sh"
+bin="$(kafka_find_binary kafka-tools)" || exit 1
+exec "$bin" kafka-log-dirs "$@"
