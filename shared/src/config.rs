@@ -52,7 +52,8 @@ impl ConfigMap {
         let mut logical = String::new();
         let mut continuing = false;
         for raw in text.lines() {
-            let line = if continuing { raw.trim_start() } else { raw.trim_start() };
+            // Continuation lines also lose their leading whitespace.
+            let line = raw.trim_start();
             if !continuing && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
                 continue;
             }

@@ -321,8 +321,10 @@ mod encode {
         }
     }
 
+    type BodyWriter<'a> = Box<dyn Fn(&mut BytesMut) + 'a>;
+
     fn multi_op(w: &mut BytesMut, o: &MultiOp) {
-        let (opcode, f): (i32, Box<dyn Fn(&mut BytesMut)>) = match o {
+        let (opcode, f): (i32, BodyWriter) = match o {
             MultiOp::Create { opcode, req } => (*opcode, Box::new(move |w| create(w, req))),
             MultiOp::Delete { path, version } => (
                 op::DELETE,

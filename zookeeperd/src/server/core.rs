@@ -352,7 +352,9 @@ impl Core {
         let mut auth = std::mem::take(&mut info.auth);
         self.sessions.touch(session_id, Instant::now());
         if self.sessions.get(session_id).is_none_or(|s| s.closing) {
-            self.conns.get_mut(&conn).map(|c| c.auth = auth);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.auth = auth;
+            }
             self.reply(conn, xid, Err(ZkError::SessionExpired), Some(received));
             self.send(conn, Outbound::Close);
             return;
