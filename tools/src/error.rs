@@ -23,6 +23,9 @@ pub enum ToolError {
     /// Anything else, already phrased for the user.
     #[error("{0}")]
     Msg(String),
+    /// Already printed to stderr; exit with this status.
+    #[error("")]
+    Reported(i32),
 }
 
 pub type Result<T> = std::result::Result<T, ToolError>;

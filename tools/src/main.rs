@@ -3,23 +3,30 @@
 //! copy) or by the first argument (`kafka-tools kafka-topics --list ...`).
 
 mod admin;
+mod argparse;
 mod client;
 mod configs;
 mod console_consumer;
 mod console_producer;
 mod consumer_groups;
 mod dump_log;
+mod election;
 mod error;
 mod fetcher;
 mod group;
+mod group_reset;
 mod misc;
 mod opts;
 mod perf;
+mod perf_consumer;
+mod pipeline;
 mod producer;
 mod reassign;
+mod reassign_zk;
 mod topics;
 mod topics_zk;
 mod verifiable;
+mod verifiable_consumer;
 mod zk;
 mod zkshell;
 
@@ -44,12 +51,12 @@ const TOOLS: &[(&str, Tool)] = &[
     ("kafka-configs", tool!(configs::run)),
     ("kafka-dump-log", tool!(dump_log::run)),
     ("kafka-reassign-partitions", tool!(reassign::run_reassign)),
-    ("kafka-leader-election", tool!(reassign::run_election)),
-    ("kafka-preferred-replica-election", tool!(reassign::run_election)),
+    ("kafka-leader-election", tool!(election::run_election)),
+    ("kafka-preferred-replica-election", tool!(election::run_preferred)),
     ("kafka-verifiable-producer", tool!(verifiable::run_producer)),
-    ("kafka-verifiable-consumer", tool!(verifiable::run_consumer)),
+    ("kafka-verifiable-consumer", tool!(verifiable_consumer::run)),
     ("kafka-producer-perf-test", tool!(perf::run_producer)),
-    ("kafka-consumer-perf-test", tool!(perf::run_consumer)),
+    ("kafka-consumer-perf-test", tool!(perf_consumer::run)),
     ("kafka-broker-api-versions", tool!(misc::run_api_versions)),
     ("kafka-get-offsets", tool!(misc::run_get_offsets)),
     ("kafka-run-class-get-offsets", tool!(misc::run_get_offsets)),
@@ -117,6 +124,7 @@ fn main() {
     };
     let code = match rt.block_on(f(rest)) {
         Ok(c) => c,
+        Err(ToolError::Reported(c)) => c,
         Err(e) => {
             report(&e);
             1

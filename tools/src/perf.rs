@@ -1,4 +1,4 @@
-//! kafka-producer-perf-test (kafka-consumer-perf-test is not implemented yet).
+//! kafka-producer-perf-test.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 
 use crate::error::{usage, Result, ToolError};
 use crate::opts::{self, flag, val, Opt};
+use crate::pipeline::{Done, Pipeline};
 use crate::producer::{Producer, ProducerConfig, Rec};
 
 const SPECS: &[Opt] = &[
@@ -80,59 +81,50 @@ pub async fn run_producer(args: &[String]) -> Result<i32> {
     let batch_bytes = cfg.batch_size;
     let mut prod = Producer::connect(&bs, cfg).await?;
     let parts = prod.partitions(&topic).await?.len();
-    let mut hist = Histogram::<u64>::new(3).map_err(|e| ToolError::Msg(e.to_string()))?;
+    let mut st = Stats::new()?;
     let start = Instant::now();
-    let (mut sent, mut bytes) = (0u64, 0u64);
-    let (mut win_start, mut win_n, mut win_bytes, mut win_lat, mut win_max) = (Instant::now(), 0u64, 0u64, 0u64, 0u64);
-    let (mut total_lat, mut max_lat) = (0u64, 0u64);
-    let mut failed = false;
+    let mut sent = 0u64;
+    let mut pipe = Pipeline::new(&mut prod, &topic).await?;
+    let mut batch: Vec<Rec> = Vec::new();
     while sent < n {
-        let mut batch = Vec::new();
-        let mut size = 0usize;
-        while sent + (batch.len() as u64) < n && size < batch_bytes {
+        // One batch of up to batch.size bytes (only what the throttle allows).
+        let mut allowed = n - sent;
+        if throughput > 0.0 {
+            let due = (start.elapsed().as_secs_f64() * throughput) as u64 + 1;
+            allowed = allowed.min(due.saturating_sub(sent));
+            if allowed == 0 {
+                // Idle until the next record is due: collect what completed,
+                // so latencies are not inflated by lazily read responses.
+                for d in pipe.flush().await? {
+                    st.record(&d);
+                }
+                let wait = Duration::from_secs_f64((1.0 / throughput).min(0.05));
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        }
+        batch.clear();
+        let mut size = 61usize;
+        while (batch.len() as u64) < allowed && (batch.is_empty() || size < batch_bytes) {
             let v = payloads[(sent as usize + batch.len()) % payloads.len()].clone();
-            size += v.len() + 16;
+            size += v.len() + 8;
             batch.push(Rec { value: Some(v), ..Default::default() });
         }
-        let part = prod.choose(None, parts, true);
-        let t0 = Instant::now();
-        let count = batch.len() as u64;
+        let part = pipe.prod.choose(None, parts, true);
+        sent += batch.len() as u64;
         let b: u64 = batch.iter().map(|r| r.value.as_ref().map_or(0, |v| v.len() as u64)).sum();
-        for ack in prod.send(&topic, vec![(part, batch)]).await? {
-            if let Some(e) = ack.error {
-                eprintln!("org.apache.kafka.common.KafkaException: {e}");
-                failed = true;
-            }
+        st.bytes += b;
+        st.win_bytes += b;
+        for d in pipe.submit(part, &batch, Instant::now()).await? {
+            st.record(&d);
         }
-        let lat = t0.elapsed().as_millis() as u64;
-        let _ = hist.record_n(lat, count);
-        sent += count;
-        bytes += b;
-        win_n += count;
-        win_bytes += b;
-        win_lat += lat * count;
-        win_max = win_max.max(lat);
-        total_lat += lat * count;
-        max_lat = max_lat.max(lat);
-        if win_start.elapsed() >= Duration::from_secs(5) {
-            let secs = win_start.elapsed().as_secs_f64();
-            println!(
-                "{win_n} records sent, {:.1} records/sec ({:.2} MB/sec), {:.1} ms avg latency, {:.1} ms max latency.",
-                win_n as f64 / secs,
-                win_bytes as f64 / secs / 1024.0 / 1024.0,
-                win_lat as f64 / win_n.max(1) as f64,
-                win_max as f64
-            );
-            (win_start, win_n, win_bytes, win_lat, win_max) = (Instant::now(), 0, 0, 0, 0);
-        }
-        if throughput > 0.0 {
-            let due = Duration::from_secs_f64(sent as f64 / throughput);
-            let el = start.elapsed();
-            if due > el {
-                tokio::time::sleep(due - el).await;
-            }
-        }
+        st.window();
     }
+    for d in pipe.flush().await? {
+        st.record(&d);
+    }
+    let failed = st.failed;
+    let (hist, bytes, total_lat, max_lat) = (st.hist, st.bytes, st.total_lat, st.max_lat);
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     println!(
         "{sent} records sent, {:.1} records/sec ({:.2} MB/sec), {:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
@@ -148,6 +140,64 @@ pub async fn run_producer(args: &[String]) -> Result<i32> {
     Ok(i32::from(failed))
 }
 
-pub async fn run_consumer(_args: &[String]) -> Result<i32> {
-    Err(ToolError::Msg("kafka-consumer-perf-test: not implemented yet in kafka-tools".into()))
+/// Running totals and the 5-second progress lines.
+struct Stats {
+    hist: Histogram<u64>,
+    bytes: u64,
+    total_lat: u64,
+    max_lat: u64,
+    failed: bool,
+    win_start: Instant,
+    win_n: u64,
+    win_bytes: u64,
+    win_lat: u64,
+    win_max: u64,
+}
+
+impl Stats {
+    fn new() -> Result<Stats> {
+        Ok(Stats {
+            hist: Histogram::<u64>::new(3).map_err(|e| ToolError::Msg(e.to_string()))?,
+            bytes: 0,
+            total_lat: 0,
+            max_lat: 0,
+            failed: false,
+            win_start: Instant::now(),
+            win_n: 0,
+            win_bytes: 0,
+            win_lat: 0,
+            win_max: 0,
+        })
+    }
+
+    fn record(&mut self, d: &Done) {
+        if let Some(e) = &d.error {
+            eprintln!("org.apache.kafka.common.KafkaException: {e}");
+            self.failed = true;
+        }
+        let count = d.count as u64;
+        let lat = d.started.elapsed().as_millis() as u64;
+        let _ = self.hist.record_n(lat, count);
+        self.total_lat += lat * count;
+        self.max_lat = self.max_lat.max(lat);
+        self.win_n += count;
+        self.win_lat += lat * count;
+        self.win_max = self.win_max.max(lat);
+    }
+
+    fn window(&mut self) {
+        if self.win_start.elapsed() < Duration::from_secs(5) {
+            return;
+        }
+        let secs = self.win_start.elapsed().as_secs_f64();
+        println!(
+            "{} records sent, {:.1} records/sec ({:.2} MB/sec), {:.1} ms avg latency, {:.1} ms max latency.",
+            self.win_n,
+            self.win_n as f64 / secs,
+            self.win_bytes as f64 / secs / 1024.0 / 1024.0,
+            self.win_lat as f64 / self.win_n.max(1) as f64,
+            self.win_max as f64
+        );
+        (self.win_start, self.win_n, self.win_bytes, self.win_lat, self.win_max) = (Instant::now(), 0, 0, 0, 0);
+    }
 }

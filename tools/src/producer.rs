@@ -27,6 +27,8 @@ pub struct ProducerConfig {
     pub request_timeout: Duration,
     pub max_block: Duration,
     pub client_id: String,
+    /// max.in.flight.requests.per.connection (pipelined senders).
+    pub max_in_flight: usize,
 }
 
 impl Default for ProducerConfig {
@@ -42,6 +44,7 @@ impl Default for ProducerConfig {
             request_timeout: Duration::from_millis(30_000),
             max_block: Duration::from_millis(60_000),
             client_id: "producer-1".into(),
+            max_in_flight: 5,
         }
     }
 }
@@ -90,6 +93,7 @@ impl ProducerConfig {
                 "max.block.ms" => self.max_block = Duration::from_millis(num(k, v)?),
                 "client.id" => self.client_id = v.clone(),
                 "max.in.flight.requests.per.connection" => {
+                    self.max_in_flight = num(k, v)?.clamp(1, 1000) as usize;
                     if self.idempotent && num(k, v)? > 5 {
                         return Err(ToolError::Usage("Must set max.in.flight.requests.per.connection to at most 5 to use the idempotent producer.".into()));
                     }
@@ -250,6 +254,32 @@ impl Producer {
                 (self.sticky % n) as i32
             }
         }
+    }
+
+    /// The leader of a partition from the cached metadata (-1 if unknown).
+    pub fn leader_of(&self, topic: &str, partition: i32) -> i32 {
+        self.leaders.get(topic).and_then(|m| m.get(&partition)).copied().unwrap_or(-1)
+    }
+
+    /// A Produce request for one batch, for senders that pipeline: the
+    /// idempotent sequence advances now, not at the acknowledgement.
+    pub fn produce_request(&mut self, topic: &str, partition: i32, recs: &[Rec]) -> Result<ProduceRequest> {
+        let b = self.encode(topic, partition, recs)?;
+        if self.pid >= 0 {
+            let s = self.seqs.entry((topic.to_string(), partition)).or_insert(0);
+            *s = s.wrapping_add(recs.len() as i32);
+        }
+        let mut pd = PartitionProduceData::default();
+        pd.index = partition;
+        pd.records = Some(b);
+        let mut td = TopicProduceData::default();
+        td.name = tn(topic);
+        td.partition_data = vec![pd];
+        let mut req = ProduceRequest::default();
+        req.acks = self.cfg.acks;
+        req.timeout_ms = self.cfg.request_timeout.as_millis().min(i32::MAX as u128) as i32;
+        req.topic_data = vec![td];
+        Ok(req)
     }
 
     fn encode(&mut self, topic: &str, partition: i32, recs: &[Rec]) -> Result<Bytes> {
