@@ -42,6 +42,7 @@ pub struct Broker {
     /// Dynamic broker config from /config/brokers/<default> overlaid with
     /// /config/brokers/<id>.
     pub dynamic_config: RwLock<BTreeMap<String, String>>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Broker {
@@ -70,6 +71,7 @@ impl Broker {
             endpoints,
             embedded_zk,
             dynamic_config: RwLock::new(BTreeMap::new()),
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 

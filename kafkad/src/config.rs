@@ -59,6 +59,9 @@ pub const ENV_SKIP: &[&str] = &[
 ];
 
 const KNOWN_KEYS: &[&str] = &[
+    "metrics.port",
+    "producer.id.expiration.ms",
+    "producer.id.expiration.check.interval.ms",
     "broker.id",
     "broker.rack",
     "listeners",
@@ -134,6 +137,12 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     pub index_interval_bytes: u64,
     pub hw_checkpoint_interval_ms: u64,
+    /// Prometheus /metrics HTTP port (metrics.port, KAFKA_METRICS_PORT);
+    /// None = off.
+    pub metrics_port: Option<u16>,
+    /// Idle idempotent producers are forgotten after this long.
+    pub producer_id_expiration_ms: i64,
+    pub producer_id_expiration_check_interval_ms: u64,
     /// `None` starts an embedded zookeeperd.
     pub zookeeper_connect: Option<String>,
     pub zk_connection_timeout_ms: u64,
@@ -310,6 +319,10 @@ impl BrokerConfig {
             retention_check_interval_ms: map.parse_or("log.retention.check.interval.ms", 300_000)?,
             index_interval_bytes: map.parse_or("log.index.interval.bytes", 4096)?,
             hw_checkpoint_interval_ms: map.parse_or("replica.high.watermark.checkpoint.interval.ms", 5000)?,
+            metrics_port: map.parse("metrics.port")?,
+            producer_id_expiration_ms: map.parse_or("producer.id.expiration.ms", 86_400_000)?,
+            producer_id_expiration_check_interval_ms: map
+                .parse_or("producer.id.expiration.check.interval.ms", 600_000)?,
             zookeeper_connect,
             zk_connection_timeout_ms: map
                 .parse_or("zookeeper.connection.timeout.ms", map.parse_or("zookeeper.session.timeout.ms", 18_000)?)?,
@@ -452,5 +465,19 @@ mod tests {
         let m = ConfigMap::from_properties("listeners=PLAINTEXT//x:1\n");
         let e = BrokerConfig::from_map(&m).unwrap_err().to_string();
         assert!(e.contains("listeners"), "{e}");
+    }
+
+    #[test]
+    fn metrics_port_from_key_or_env() {
+        let m = ConfigMap::from_properties("metrics.port=9404\nmetrics.num.samples=2\n");
+        let c = BrokerConfig::from_map(&m).expect("valid");
+        assert_eq!(c.metrics_port, Some(9404));
+        assert!(c.unknown_keys.is_empty() && c.ignored_keys == vec!["metrics.num.samples".to_string()]);
+        let mut m = ConfigMap::new();
+        m.overlay_env("KAFKA_", vec![("KAFKA_METRICS_PORT".into(), "9405".into())], ENV_SKIP);
+        assert_eq!(BrokerConfig::from_map(&m).expect("valid").metrics_port, Some(9405));
+        assert_eq!(BrokerConfig::from_map(&ConfigMap::new()).expect("valid").metrics_port, None, "off by default");
+        let e = BrokerConfig::from_map(&ConfigMap::from_properties("metrics.port=x\n")).unwrap_err().to_string();
+        assert!(e.contains("metrics.port"), "{e}");
     }
 }

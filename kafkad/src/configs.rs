@@ -242,43 +242,54 @@ pub struct Entry {
     pub synonyms: Vec<(String, Option<String>, i8)>,
 }
 
-/// Describe one topic config: the override, else the broker's (dynamic
-/// then static) synonym, else Kafka's default.
+/// Describe one topic config as Kafka's ConfigHelper does. The value is
+/// the effective one: the override, else the broker's (dynamic, then
+/// static) setting of any synonym, else Kafka's default. The synonyms are
+/// gathered map by map (dynamic, static, defaults) and then cut to start at
+/// the primary broker key (`log.retention.ms` for `retention.ms`), so a
+/// broker that sets only `log.retention.hours` still reports `retention.ms`
+/// as DEFAULT_CONFIG with no synonyms, and `kafka-topics --describe` does
+/// not list it, while `log.segment.bytes` makes `segment.bytes` a
+/// STATIC_BROKER_CONFIG that it does list.
 pub fn describe_topic_entry(
     def: &TopicDef,
     overrides: &BTreeMap<String, String>,
     dynamic_broker: &BTreeMap<String, String>,
     static_props: &BTreeMap<String, String>,
 ) -> Entry {
-    let mut synonyms = Vec::new();
-    if let Some(v) = overrides.get(def.name) {
-        synonyms.push((def.name.to_string(), Some(v.clone()), source::TOPIC_CONFIG));
-    }
-    for (key, _) in def.synonyms {
-        if let Some(v) = dynamic_broker.get(*key) {
-            synonyms.push((key.to_string(), Some(v.clone()), source::DYNAMIC_BROKER_CONFIG));
-        }
-        if let Some(v) = static_props.get(*key) {
-            synonyms.push((key.to_string(), Some(v.clone()), source::STATIC_BROKER_CONFIG));
+    let mut broker: Vec<(String, Option<String>, i8)> = Vec::new();
+    for (map, src) in [(dynamic_broker, source::DYNAMIC_BROKER_CONFIG), (static_props, source::STATIC_BROKER_CONFIG)] {
+        for (key, _) in def.synonyms {
+            if let Some(v) = map.get(*key) {
+                broker.push((key.to_string(), Some(v.clone()), src));
+            }
         }
     }
     for (key, _) in def.synonyms {
         if let Some(d) = broker_default(key) {
-            synonyms.push((key.to_string(), Some(d.to_string()), source::DEFAULT_CONFIG));
+            broker.push((key.to_string(), Some(d.to_string()), source::DEFAULT_CONFIG));
         }
     }
-    // The effective value: the first synonym, converted to the topic unit.
-    let (value, src) = match synonyms.first() {
-        Some((k, v, s)) => {
+    // The effective value comes from the most specific setting found.
+    let value = match (overrides.get(def.name), broker.first()) {
+        (Some(v), _) => Some(v.clone()),
+        (None, Some((k, v, _))) => {
             let factor = def.synonyms.iter().find(|(n, _)| n == k).map(|(_, f)| *f).unwrap_or(1);
-            let v = match (v, factor) {
+            match (v, factor) {
                 (Some(v), f) if f != 1 => v.trim().parse::<i64>().map(|n| n.saturating_mul(f).to_string()).ok(),
                 (v, _) => v.clone(),
-            };
-            (v, *s)
+            }
         }
-        None => (Some(def.default.to_string()), source::DEFAULT_CONFIG),
+        (None, None) => Some(def.default.to_string()),
     };
+    let primary = def.synonyms.first().map(|(k, _)| *k);
+    let from = broker.iter().position(|(k, _, _)| Some(k.as_str()) == primary).unwrap_or(broker.len());
+    let mut synonyms: Vec<(String, Option<String>, i8)> = Vec::new();
+    if let Some(v) = overrides.get(def.name) {
+        synonyms.push((def.name.to_string(), Some(v.clone()), source::TOPIC_CONFIG));
+    }
+    synonyms.extend(broker.into_iter().skip(from));
+    let src = synonyms.first().map(|(_, _, s)| *s).unwrap_or(source::DEFAULT_CONFIG);
     Entry { name: def.name.to_string(), value, source: src, ty: def.ty, read_only: false, synonyms }
 }
 
@@ -370,15 +381,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retention_from_broker_hours_is_static_broker_config() {
+    fn retention_from_broker_hours_keeps_the_value_but_reads_as_default() {
         let mut props = BTreeMap::new();
         props.insert("log.retention.hours".to_string(), "72".to_string());
         let def = topic_def("retention.ms").expect("def");
+        // Kafka cuts synonyms to start at log.retention.ms, which is unset.
         let e = describe_topic_entry(def, &BTreeMap::new(), &BTreeMap::new(), &props);
         assert_eq!(e.value.as_deref(), Some("259200000"));
-        assert_eq!(e.source, source::STATIC_BROKER_CONFIG);
-        assert_eq!(e.synonyms[0], ("log.retention.hours".into(), Some("72".into()), source::STATIC_BROKER_CONFIG));
-        assert_eq!(e.synonyms[1], ("log.retention.hours".into(), Some("168".into()), source::DEFAULT_CONFIG));
+        assert_eq!(e.source, source::DEFAULT_CONFIG);
+        assert!(e.synonyms.is_empty(), "{:?}", e.synonyms);
+        // log.retention.ms itself is the primary key: static, listed first.
+        props.insert("log.retention.ms".to_string(), "5000".to_string());
+        let e = describe_topic_entry(def, &BTreeMap::new(), &BTreeMap::new(), &props);
+        assert_eq!((e.value.as_deref(), e.source), (Some("5000"), source::STATIC_BROKER_CONFIG));
+        assert_eq!(e.synonyms[0], ("log.retention.ms".into(), Some("5000".into()), source::STATIC_BROKER_CONFIG));
+        assert_eq!(e.synonyms[1], ("log.retention.hours".into(), Some("72".into()), source::STATIC_BROKER_CONFIG));
+        // segment.bytes from log.segment.bytes is a listed static config.
+        let mut p2 = BTreeMap::new();
+        p2.insert("log.segment.bytes".to_string(), "1073741824".to_string());
+        let e = describe_topic_entry(topic_def("segment.bytes").expect("def"), &BTreeMap::new(), &BTreeMap::new(), &p2);
+        assert_eq!((e.value.as_deref(), e.source), (Some("1073741824"), source::STATIC_BROKER_CONFIG));
+        let props = {
+            let mut p = BTreeMap::new();
+            p.insert("log.retention.hours".to_string(), "72".to_string());
+            p
+        };
         let mut o = BTreeMap::new();
         o.insert("retention.ms".to_string(), "1000".to_string());
         let e = describe_topic_entry(def, &o, &BTreeMap::new(), &props);

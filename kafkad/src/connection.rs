@@ -78,23 +78,15 @@ pub async fn serve(
 /// due (Produce with acks=0).
 async fn handle_frame(
     broker: &Arc<Broker>,
-    mut frame: bytes::Bytes,
+    frame: bytes::Bytes,
     listener: &str,
     peer: SocketAddr,
 ) -> Result<Option<BytesMut>, ConnectionError> {
-    if frame.len() < 8 {
-        return Err(ConnectionError::Malformed("request shorter than its header".into()));
-    }
-    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let api_key =
-        ApiKey::try_from(raw_key).map_err(|_| ConnectionError::UnsupportedVersion { api_key: raw_key, version })?;
-    let Some((min, max)) = handlers::supported_range(api_key) else {
-        return Err(ConnectionError::UnsupportedVersion { api_key: raw_key, version });
-    };
-    if version < min || version > max {
-        if api_key == ApiKey::ApiVersions {
+    let (api_key, version, correlation_id, header, body) = match decode_request(frame)? {
+        Decoded::Request { api_key, version, correlation_id, header, body } => {
+            (api_key, version, correlation_id, header, body)
+        }
+        Decoded::NewerApiVersions { correlation_id, version } => {
             // A newer client than us: kafka-protocol cannot decode unknown
             // ApiVersions versions, so answer without decoding, with a v0
             // body carrying UNSUPPORTED_VERSION and our ranges; the client
@@ -109,6 +101,57 @@ async fn handle_frame(
             )
             .map(Some);
         }
+    };
+    let ctx =
+        RequestContext { broker: broker.clone(), api_version: version, header, listener: listener.to_string(), peer };
+    tracing::trace!(api = ?api_key, version, correlation_id, "request");
+    let started = std::time::Instant::now();
+    let resp = handlers::dispatch(&ctx, body).await;
+    broker.metrics.record_request(api_name(api_key), started.elapsed());
+    let Some(resp) = resp? else {
+        return Ok(None);
+    };
+    encode(api_key, version, correlation_id, &resp).map(Some)
+}
+
+/// A request frame after decoding. Not boxed: the small variant is rare
+/// and the value lives only until dispatch.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Decoded {
+    Request {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        header: RequestHeader,
+        body: RequestKind,
+    },
+    /// ApiVersions at a version we do not serve: answered without decoding.
+    NewerApiVersions {
+        correlation_id: i32,
+        version: i16,
+    },
+}
+
+/// Parse one request frame (header + body), exactly as `serve` does. Any
+/// byte string is either decoded or rejected with `ConnectionError`; this
+/// is the entry point of the `request_frame` fuzz target.
+pub fn decode_request(mut frame: bytes::Bytes) -> Result<Decoded, ConnectionError> {
+    if frame.len() < 8 {
+        return Err(ConnectionError::Malformed("request shorter than its header".into()));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let api_key =
+        ApiKey::try_from(raw_key).map_err(|_| ConnectionError::UnsupportedVersion { api_key: raw_key, version })?;
+    let Some((min, max)) = handlers::supported_range(api_key) else {
+        return Err(ConnectionError::UnsupportedVersion { api_key: raw_key, version });
+    };
+    if version < min || version > max {
+        if api_key == ApiKey::ApiVersions {
+            return Ok(Decoded::NewerApiVersions { correlation_id, version });
+        }
         return Err(ConnectionError::UnsupportedVersion { api_key: raw_key, version });
     }
     let header_version = api_key.request_header_version(version);
@@ -119,13 +162,41 @@ async fn handle_frame(
     if frame.has_remaining() {
         tracing::debug!(api = ?api_key, extra = frame.remaining(), "trailing bytes after request body ignored");
     }
-    let ctx =
-        RequestContext { broker: broker.clone(), api_version: version, header, listener: listener.to_string(), peer };
-    tracing::trace!(api = ?api_key, version, correlation_id, "request");
-    let Some(resp) = handlers::dispatch(&ctx, body).await? else {
-        return Ok(None);
-    };
-    encode(api_key, version, correlation_id, &resp).map(Some)
+    Ok(Decoded::Request { api_key, version, correlation_id, header, body })
+}
+
+/// Kafka's request names (RequestMetrics' `request` tag).
+fn api_name(key: ApiKey) -> &'static str {
+    match key {
+        ApiKey::Produce => "Produce",
+        ApiKey::Fetch => "Fetch",
+        ApiKey::ListOffsets => "ListOffsets",
+        ApiKey::Metadata => "Metadata",
+        ApiKey::OffsetCommit => "OffsetCommit",
+        ApiKey::OffsetFetch => "OffsetFetch",
+        ApiKey::FindCoordinator => "FindCoordinator",
+        ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::Heartbeat => "Heartbeat",
+        ApiKey::LeaveGroup => "LeaveGroup",
+        ApiKey::SyncGroup => "SyncGroup",
+        ApiKey::DescribeGroups => "DescribeGroups",
+        ApiKey::ListGroups => "ListGroups",
+        ApiKey::ApiVersions => "ApiVersions",
+        ApiKey::CreateTopics => "CreateTopics",
+        ApiKey::DeleteTopics => "DeleteTopics",
+        ApiKey::InitProducerId => "InitProducerId",
+        ApiKey::DeleteRecords => "DeleteRecords",
+        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
+        ApiKey::DescribeConfigs => "DescribeConfigs",
+        ApiKey::AlterConfigs => "AlterConfigs",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::CreatePartitions => "CreatePartitions",
+        ApiKey::DeleteGroups => "DeleteGroups",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        ApiKey::OffsetDelete => "OffsetDelete",
+        ApiKey::DescribeCluster => "DescribeCluster",
+        _ => "Other",
+    }
 }
 
 fn encode(
@@ -143,4 +214,105 @@ fn encode(
         .map_err(|e| ConnectionError::Encode(e.to_string()))?;
     body.encode(&mut buf, version).map_err(|e| ConnectionError::Encode(format!("{api_key:?} v{version}: {e}")))?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kafka_protocol::protocol::StrBytes;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A valid frame for `req` at `version`, header included.
+    fn frame<R: Encodable + kafka_protocol::protocol::Request>(req: &R, version: i16) -> Vec<u8> {
+        let mut h = RequestHeader::default();
+        h.request_api_key = R::KEY;
+        h.request_api_version = version;
+        h.correlation_id = 7;
+        h.client_id = Some(StrBytes::from_static_str("prop"));
+        let mut buf = BytesMut::new();
+        h.encode(&mut buf, R::header_version(version)).expect("header");
+        req.encode(&mut buf, version).expect("body");
+        buf.to_vec()
+    }
+
+    fn seeds() -> Vec<Vec<u8>> {
+        use kafka_protocol::messages::*;
+        let mut md = MetadataRequest::default();
+        md.topics = Some(vec![Default::default()]);
+        let mut produce = ProduceRequest::default();
+        produce.topic_data.push(Default::default());
+        vec![
+            frame(&ApiVersionsRequest::default(), 3),
+            frame(&md, 12),
+            frame(&md, 4),
+            frame(&produce, 9),
+            frame(&FetchRequest::default(), 12),
+            frame(&JoinGroupRequest::default(), 7),
+            frame(&CreateTopicsRequest::default(), 7),
+        ]
+    }
+
+    #[test]
+    fn seeds_decode() {
+        for s in seeds() {
+            assert!(matches!(decode_request(Bytes::from(s)), Ok(Decoded::Request { .. })));
+        }
+    }
+
+    /// Found by the request_frame fuzz target: DescribeGroups v0 whose
+    /// group array claims 81 million entries in a 14-byte frame. It must be
+    /// rejected (kafka-protocol pre-allocates ~2.6 GB for it first; the
+    /// global allocator makes that a lazy mapping instead of an abort).
+    #[test]
+    fn huge_array_count_in_tiny_frame_is_rejected() {
+        let frame = Bytes::from_static(&[0, 15, 0, 0, 0, 0, 13, 0, 0, 0, 4, 219, 0, 0]);
+        assert!(matches!(decode_request(frame), Err(ConnectionError::Malformed(_))));
+        // Metadata v0 with i32::MAX topics.
+        let frame = Bytes::from_static(&[0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff]);
+        assert!(matches!(decode_request(frame), Err(ConnectionError::Malformed(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = decode_request(Bytes::from(data));
+        }
+
+        /// A served api key and version, then garbage: reaches the body
+        /// decoders rather than stopping at the version check.
+        #[test]
+        fn served_header_then_garbage_never_panics(
+            idx in 0..handlers::SUPPORTED.len(),
+            v in 0i16..20,
+            tail in proptest::collection::vec(any::<u8>(), 0..2048),
+        ) {
+            let (key, min, max) = handlers::SUPPORTED[idx];
+            let version = min + v % (max - min + 1);
+            let mut data = Vec::with_capacity(8 + tail.len());
+            data.extend_from_slice(&(key as i16).to_be_bytes());
+            data.extend_from_slice(&version.to_be_bytes());
+            data.extend_from_slice(&1i32.to_be_bytes());
+            data.extend_from_slice(&tail);
+            let _ = decode_request(Bytes::from(data));
+        }
+
+        /// Valid requests with bytes flipped and the end cut off.
+        #[test]
+        fn mutated_valid_requests_never_panic(
+            which in 0usize..7,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8),
+            cut in any::<usize>(),
+        ) {
+            let mut data = seeds().swap_remove(which);
+            for (at, b) in flips {
+                let n = data.len();
+                data[at % n] = b;
+            }
+            let keep = data.len() - cut % (data.len() - 7);
+            data.truncate(keep.max(8));
+            let _ = decode_request(Bytes::from(data));
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! API key, one route table) -> `broker`/`partition`/`group` (state) ->
 //! `log` (Kafka's on-disk format) and `zk` (Kafka's znode layout).
 
+pub mod alloc;
 pub mod broker;
 pub mod config;
 pub mod configs;
@@ -16,12 +17,18 @@ pub mod group;
 pub mod handlers;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod partition;
 pub mod server;
 pub mod zk;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+// The unit tests decode hostile frames too (see alloc).
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOC: alloc::GuardedAlloc = alloc::GuardedAlloc;
 
 use broker::Broker;
 use config::BrokerConfig;
@@ -96,6 +103,14 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     };
 
     let sockets = server::bind(&cfg.listeners).await?;
+    let metrics_sock = match cfg.metrics_port {
+        Some(port) => {
+            let sock = metrics::bind(port).await?;
+            tracing::info!(port = sock.local_addr().map(|a| a.port()).unwrap_or(port), "serving /metrics");
+            Some(sock)
+        }
+        None => None,
+    };
     let mut endpoints = Vec::new();
     for (l, sock) in &sockets {
         let port = sock.local_addr().map(|a| a.port()).unwrap_or(l.port);
@@ -117,6 +132,9 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     spawn_group_writer(broker.clone());
 
     let accept = server::spawn_accept_loops(broker.clone(), sockets, shutdown.clone());
+    if let Some(sock) = metrics_sock {
+        metrics::spawn_http(broker.clone(), sock, shutdown.clone());
+    }
     shared::readiness::notify_ready();
     tracing::info!(broker_id = cfg.broker_id, "kafkad started");
 
@@ -161,8 +179,26 @@ fn spawn_group_writer(broker: Arc<Broker>) {
     });
 }
 
-/// Checkpoints, retention and group session expiry.
+/// Checkpoints, retention, producer id expiry and group session expiry.
 fn spawn_housekeeping(broker: Arc<Broker>, shutdown: shared::shutdown::Shutdown) {
+    let b = broker.clone();
+    let mut stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let every = Duration::from_millis(b.config.producer_id_expiration_check_interval_ms.max(100));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
+            let parts: Vec<_> = b.partitions.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+            for p in parts {
+                if let Ok(mut g) = p.log.lock() {
+                    let n = g.producers.remove_expired(now_ms(), b.config.producer_id_expiration_ms);
+                    if n > 0 {
+                        tracing::debug!(topic = %p.topic, partition = p.index, expired = n, "producer ids expired");
+                    }
+                }
+            }
+        }
+    });
     let b = broker.clone();
     let mut stop = shutdown.subscribe();
     tokio::spawn(async move {

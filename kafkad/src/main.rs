@@ -5,6 +5,10 @@
 
 use std::path::PathBuf;
 
+/// Keeps wire-declared array sizes from aborting the broker (see alloc).
+#[global_allocator]
+static ALLOC: kafkad::alloc::GuardedAlloc = kafkad::alloc::GuardedAlloc;
+
 fn usage() -> ! {
     eprintln!("usage: kafkad [server.properties|server.toml] [--override key=value]...");
     std::process::exit(2);

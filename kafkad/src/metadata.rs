@@ -71,19 +71,25 @@ pub fn random_kafka_uuid() -> Uuid {
     }
 }
 
+/// /brokers/ids/N, version 5 (Kafka's BrokerIdZNode). The top-level
+/// host/port are the first PLAINTEXT endpoint (null/-1 without one) for
+/// pre-listener clients; the protocol map covers the advertised listeners.
 pub fn broker_json(
     id_rack: Option<&str>,
     endpoints: &[BrokerEndpoint],
     protocol_map: &BTreeMap<String, String>,
     now_ms: i64,
 ) -> Vec<u8> {
-    let first = endpoints.first();
+    let protocol = |e: &BrokerEndpoint| protocol_map.get(&e.listener).cloned().unwrap_or_else(|| e.listener.clone());
+    let plaintext = endpoints.iter().find(|e| protocol(e) == "PLAINTEXT");
+    let map: serde_json::Map<String, Value> =
+        endpoints.iter().map(|e| (e.listener.clone(), Value::String(protocol(e)))).collect();
     let mut v = json!({
         "version": 5,
-        "host": first.map(|e| e.host.clone()).unwrap_or_default(),
-        "port": first.map(|e| e.port as i64).unwrap_or(-1),
+        "host": plaintext.map(|e| Value::String(e.host.clone())).unwrap_or(Value::Null),
+        "port": plaintext.map(|e| e.port as i64).unwrap_or(-1),
         "endpoints": endpoints.iter().map(|e| format!("{}://{}:{}", e.listener, e.host, e.port)).collect::<Vec<_>>(),
-        "listener_security_protocol_map": protocol_map,
+        "listener_security_protocol_map": map,
         "jmx_port": -1,
         "timestamp": now_ms.to_string(),
         "features": {},

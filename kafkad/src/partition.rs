@@ -1,11 +1,12 @@
 //! A partition replica on this broker: its log, leadership (leader epoch,
-//! ISR), the high watermark, and idempotent-producer sequence state.
+//! ISR), the high watermark, and the idempotent-producer checks against
+//! the log's producer state (log::producer_state).
 //!
 //! The high watermark is min(LEO) over the ISR. With no followers yet the
 //! ISR holds only the leader, so HW = LEO right after an append; follower
 //! LEOs (`follower_leo`) are where replication will plug in.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use kafka_protocol::ResponseError;
@@ -13,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::log::batch::{self, BatchHeader};
 use crate::log::manager::SharedLog;
+use crate::log::producer_state::Check;
 use crate::log::{ReadError, ReadResult};
 
 #[derive(Debug, Clone)]
@@ -24,15 +26,6 @@ struct Leadership {
     follower_leo: HashMap<i32, i64>,
 }
 
-/// The last few batches of one producer, for duplicate detection (Kafka
-/// keeps five, matching max.in.flight.requests.per.connection).
-#[derive(Debug, Default)]
-struct ProducerEntry {
-    epoch: i16,
-    /// (first seq, last seq, first offset, last offset)
-    batches: VecDeque<(i32, i32, i64, i64)>,
-}
-
 pub struct Partition {
     pub topic: String,
     pub index: i32,
@@ -41,7 +34,6 @@ pub struct Partition {
     pub log: SharedLog,
     state: Mutex<Leadership>,
     hw: watch::Sender<i64>,
-    producers: Mutex<HashMap<i64, ProducerEntry>>,
 }
 
 /// Result of a leader append.
@@ -79,7 +71,6 @@ impl Partition {
                 follower_leo: HashMap::new(),
             }),
             hw: watch::channel(hw_checkpoint).0,
-            producers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -101,6 +92,12 @@ impl Partition {
 
     pub fn isr_len(&self) -> usize {
         self.state.lock().map(|s| s.isr.len()).unwrap_or(0)
+    }
+
+    /// Led here with an ISR smaller than the replica set (Kafka's
+    /// UnderReplicatedPartitions counts leaders only).
+    pub fn is_under_replicated(&self) -> bool {
+        self.state.lock().map(|s| s.leader == self.broker_id && s.isr.len() < s.replicas.len()).unwrap_or(false)
     }
 
     pub fn log_end_offset(&self) -> i64 {
@@ -187,37 +184,14 @@ impl Partition {
         let Ok(mut log) = self.log.lock() else {
             return err(ResponseError::UnknownServerError);
         };
-        let mut producers = match self.producers.lock() {
-            Ok(p) => p,
-            Err(_) => return err(ResponseError::UnknownServerError),
-        };
-        // Idempotence: a single-batch retry of a batch already written is
-        // answered from the cache.
-        if let [h] = headers {
-            if h.producer_id >= 0 && h.base_sequence >= 0 {
-                if let Some(entry) = producers.get(&h.producer_id) {
-                    if h.producer_epoch < entry.epoch {
-                        return err(ResponseError::InvalidProducerEpoch);
-                    }
-                    if h.producer_epoch == entry.epoch {
-                        if let Some(&(_, _, first, last)) =
-                            entry.batches.iter().find(|b| b.0 == h.base_sequence && b.1 == h.last_sequence())
-                        {
-                            return Ok(AppendInfo {
-                                first_offset: first,
-                                last_offset: last,
-                                log_start_offset: log.log_start_offset,
-                            });
-                        }
-                        if let Some(&(_, last_seq, _, _)) = entry.batches.back() {
-                            let expected = if last_seq == i32::MAX { 0 } else { last_seq + 1 };
-                            if h.base_sequence != expected {
-                                return err(ResponseError::OutOfOrderSequenceNumber);
-                            }
-                        }
-                    }
-                }
+        // Idempotence (Kafka's producer state checks): a retry of one of
+        // the producer's last five batches is answered with its original
+        // offsets instead of being written again.
+        match log.producers.check(headers)? {
+            Check::Duplicate { first_offset, last_offset } => {
+                return Ok(AppendInfo { first_offset, last_offset, log_start_offset: log.log_start_offset });
             }
+            Check::Append => {}
         }
         let mut buf = records.to_vec();
         let (first, last) = match log.append_as_leader(&mut buf, ranges, epoch.max(0)) {
@@ -227,25 +201,7 @@ impl Partition {
                 return err(ResponseError::KafkaStorageError);
             }
         };
-        // Record producer state per batch, with the offsets just assigned.
-        let mut next = first;
-        for h in headers {
-            let count = h.last_offset_delta as i64 + 1;
-            if h.producer_id >= 0 && h.base_sequence >= 0 {
-                let entry = producers.entry(h.producer_id).or_default();
-                if h.producer_epoch != entry.epoch {
-                    entry.epoch = h.producer_epoch;
-                    entry.batches.clear();
-                }
-                entry.batches.push_back((h.base_sequence, h.last_sequence(), next, next + count - 1));
-                while entry.batches.len() > 5 {
-                    entry.batches.pop_front();
-                }
-            }
-            next += count;
-        }
         let log_start_offset = log.log_start_offset;
-        drop(producers);
         drop(log);
         self.maybe_increment_hw();
         Ok(AppendInfo { first_offset: first, last_offset: last, log_start_offset })

@@ -5,6 +5,7 @@
 //! keep their assignment across restarts of the client without a
 //! rebalance.
 
+mod join;
 pub mod offsets;
 pub mod persist;
 
@@ -97,6 +98,9 @@ pub struct Group {
     pending: HashMap<String, Instant>,
     /// Until when a join round may not complete early (initial delay).
     hold_until: Instant,
+    /// A member joined a new group during its initial delay, which then
+    /// extends by another delay (Kafka's InitialDelayedJoin).
+    new_member_added: bool,
     /// Bumped per rebalance so stale timers do nothing.
     round: u64,
 }
@@ -112,6 +116,7 @@ impl Group {
             members: BTreeMap::new(),
             pending: HashMap::new(),
             hold_until: Instant::now(),
+            new_member_added: false,
             round: 0,
         }
     }
@@ -206,213 +211,6 @@ impl GroupCoordinator {
     pub fn group_names(&self) -> Vec<(String, String, GroupState)> {
         let Ok(g) = self.groups.lock() else { return Vec::new() };
         g.iter().map(|(n, g)| (n.clone(), g.protocol_type.clone().unwrap_or_default(), g.state)).collect()
-    }
-
-    pub fn join(self: &Arc<Self>, p: JoinParams) -> Joined {
-        if p.session_timeout_ms < self.min_session_ms || p.session_timeout_ms > self.max_session_ms {
-            return err_join(ResponseError::InvalidSessionTimeout, &p.member_id);
-        }
-        if p.group.is_empty() {
-            return err_join(ResponseError::InvalidGroupId, &p.member_id);
-        }
-        let Ok(mut groups) = self.groups.lock() else {
-            return err_join(ResponseError::UnknownServerError, &p.member_id);
-        };
-        let stored_gen = self.offsets.stored_group(&p.group).map(|g| g.generation).unwrap_or(0);
-        let group = groups.entry(p.group.clone()).or_insert_with(|| {
-            let mut g = Group::new();
-            // A group loaded from __consumer_offsets resumes its generation.
-            g.generation = stored_gen;
-            g
-        });
-        if group.state != GroupState::Empty {
-            let type_ok = group.protocol_type.as_deref() == Some(p.protocol_type.as_str());
-            let proto_ok = p
-                .protocols
-                .iter()
-                .any(|(n, _)| group.members.values().all(|m| m.protocols.iter().any(|(mn, _)| mn == n)));
-            if !type_ok || !proto_ok {
-                return err_join(ResponseError::InconsistentGroupProtocol, &p.member_id);
-            }
-        }
-        let mut member_id = p.member_id.clone();
-        let static_owner = p
-            .instance_id
-            .as_ref()
-            .and_then(|i| group.members.values().find(|m| m.instance_id.as_ref() == Some(i)).map(|m| m.id.clone()));
-        if let (Some(owner), false) = (&static_owner, member_id.is_empty()) {
-            if *owner != member_id {
-                return err_join(ResponseError::FencedInstanceId, &member_id);
-            }
-        }
-        if member_id.is_empty() && p.instance_id.is_some() {
-            // Static member (re)joining: takes over its old identity and
-            // assignment; a stable group does not rebalance for it.
-            member_id = format!("{}-{}", p.instance_id.clone().unwrap_or_default(), uuid::Uuid::new_v4());
-            if let Some(old) = static_owner {
-                if let Some(mut m) = group.members.remove(&old) {
-                    if let Some(tx) = m.join_waiter.take() {
-                        let _ = tx.send(JoinResult {
-                            error: ResponseError::FencedInstanceId.code(),
-                            generation: -1,
-                            ..Default::default()
-                        });
-                    }
-                    if let Some(tx) = m.sync_waiter.take() {
-                        let _ =
-                            tx.send(SyncResult { error: ResponseError::FencedInstanceId.code(), ..Default::default() });
-                    }
-                    m.id = member_id.clone();
-                    m.last_heartbeat = Instant::now();
-                    let same_protocols = m.protocols == p.protocols;
-                    m.protocols = p.protocols.clone();
-                    if group.leader.as_deref() == Some(old.as_str()) {
-                        group.leader = Some(member_id.clone());
-                    }
-                    group.members.insert(member_id.clone(), m);
-                    if group.state == GroupState::Stable && same_protocols {
-                        tracing::info!(group = %p.group, member = %member_id, "static member rejoined; no rebalance");
-                        let is_leader = group.leader.as_deref() == Some(member_id.as_str());
-                        let members = if is_leader { member_list(group) } else { Vec::new() };
-                        return Joined::Now(JoinResult {
-                            error: 0,
-                            generation: group.generation,
-                            protocol_type: group.protocol_type.clone(),
-                            protocol_name: group.protocol.clone(),
-                            leader: group.leader.clone().unwrap_or_default(),
-                            member_id,
-                            members,
-                        });
-                    }
-                }
-            }
-        } else if member_id.is_empty() {
-            member_id = format!("{}-{}", p.client_id, uuid::Uuid::new_v4());
-            if p.require_known_member_id {
-                group.pending.insert(member_id.clone(), Instant::now());
-                return err_join(ResponseError::MemberIdRequired, &member_id);
-            }
-        } else if !group.members.contains_key(&member_id) && group.pending.remove(&member_id).is_none() {
-            return err_join(ResponseError::UnknownMemberId, &member_id);
-        }
-        let (tx, rx) = oneshot::channel();
-        let m = group.members.entry(member_id.clone()).or_insert_with(|| Member {
-            id: member_id.clone(),
-            instance_id: p.instance_id.clone(),
-            client_id: p.client_id.clone(),
-            client_host: p.client_host.clone(),
-            session_timeout_ms: p.session_timeout_ms,
-            rebalance_timeout_ms: p.rebalance_timeout_ms,
-            protocols: Vec::new(),
-            assignment: Bytes::new(),
-            last_heartbeat: Instant::now(),
-            join_waiter: None,
-            sync_waiter: None,
-        });
-        m.protocols = p.protocols;
-        m.session_timeout_ms = p.session_timeout_ms;
-        m.rebalance_timeout_ms = p.rebalance_timeout_ms;
-        m.last_heartbeat = Instant::now();
-        if let Some(old) = m.join_waiter.replace(tx) {
-            let _ = old.send(JoinResult {
-                error: ResponseError::UnknownMemberId.code(),
-                generation: -1,
-                ..Default::default()
-            });
-        }
-        if group.protocol_type.is_none() || group.state == GroupState::Empty {
-            group.protocol_type = Some(p.protocol_type);
-        }
-        if group.state != GroupState::PreparingRebalance {
-            self.prepare_rebalance(&p.group, group);
-        }
-        self.try_complete_join(group, false);
-        Joined::Later(rx)
-    }
-
-    fn prepare_rebalance(self: &Arc<Self>, name: &str, group: &mut Group) {
-        // Members waiting in SyncGroup learn that the round was abandoned.
-        for m in group.members.values_mut() {
-            if let Some(tx) = m.sync_waiter.take() {
-                let _ = tx.send(SyncResult { error: ResponseError::RebalanceInProgress.code(), ..Default::default() });
-            }
-        }
-        let now = Instant::now();
-        let rebalance = group.members.values().map(|m| m.rebalance_timeout_ms.max(0)).max().unwrap_or(0) as u64;
-        let (hold, deadline) = if group.state == GroupState::Empty {
-            // group.initial.rebalance.delay.ms lets more members of a new
-            // group arrive before the first generation.
-            let d = self.initial_delay.min(Duration::from_millis(rebalance.max(1)));
-            (now + d, now + d.max(Duration::from_millis(rebalance)))
-        } else {
-            (now, now + Duration::from_millis(rebalance))
-        };
-        group.state = GroupState::PreparingRebalance;
-        group.hold_until = hold;
-        group.round += 1;
-        let round = group.round;
-        for (at, force) in [(hold, false), (deadline, true)] {
-            let me = self.clone();
-            let name = name.to_string();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                let Ok(mut groups) = me.groups.lock() else { return };
-                if let Some(g) = groups.get_mut(&name) {
-                    if g.round == round {
-                        me.try_complete_join(g, force);
-                    }
-                }
-            });
-        }
-    }
-
-    /// Finish the join phase when every member has rejoined (after the
-    /// initial hold) or, with `force`, at the rebalance deadline, dropping
-    /// members that did not rejoin.
-    fn try_complete_join(&self, group: &mut Group, force: bool) {
-        if group.state != GroupState::PreparingRebalance {
-            return;
-        }
-        let all_joined = group.members.values().all(|m| m.join_waiter.is_some());
-        if !force && (!all_joined || Instant::now() < group.hold_until) {
-            return;
-        }
-        group.members.retain(|_, m| m.join_waiter.is_some());
-        group.generation += 1;
-        if group.members.is_empty() {
-            group.state = GroupState::Empty;
-            group.leader = None;
-            group.protocol = None;
-            return;
-        }
-        if group.leader.as_ref().map(|l| !group.members.contains_key(l)).unwrap_or(true) {
-            group.leader = group.members.keys().next().cloned();
-        }
-        let leader = group.leader.clone().unwrap_or_default();
-        // The first protocol of the leader that every member supports.
-        let protocol = group.members.get(&leader).and_then(|l| {
-            l.protocols
-                .iter()
-                .map(|(n, _)| n.clone())
-                .find(|n| group.members.values().all(|m| m.protocols.iter().any(|(mn, _)| mn == n)))
-        });
-        group.protocol = protocol.clone();
-        group.state = GroupState::CompletingRebalance;
-        let list = member_list(group);
-        for m in group.members.values_mut() {
-            m.last_heartbeat = Instant::now();
-            if let Some(tx) = m.join_waiter.take() {
-                let _ = tx.send(JoinResult {
-                    error: 0,
-                    generation: group.generation,
-                    protocol_type: group.protocol_type.clone(),
-                    protocol_name: group.protocol.clone(),
-                    leader: leader.clone(),
-                    member_id: m.id.clone(),
-                    members: if m.id == leader { list.clone() } else { Vec::new() },
-                });
-            }
-        }
     }
 
     pub fn sync(&self, group: &str, generation: i32, member_id: &str, assignments: Vec<(String, Bytes)>) -> Synced {
@@ -641,9 +439,13 @@ impl GroupCoordinator {
     }
 
     /// Whether an offset commit from this member/generation is accepted.
+    /// As Kafka's GroupCoordinator: accepted while Stable or
+    /// PreparingRebalance (consumers commit from onPartitionsRevoked and
+    /// learn of the rebalance from their heartbeat), REBALANCE_IN_PROGRESS
+    /// while CompletingRebalance. An accepted commit counts as a heartbeat.
     pub fn check_commit(&self, group: &str, generation: i32, member_id: &str) -> Result<(), ResponseError> {
-        let Ok(groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
-        match groups.get(group) {
+        let Ok(mut groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
+        match groups.get_mut(group) {
             // Standalone consumers (assign(), no generation) commit freely.
             None => Ok(()),
             Some(g) if generation < 0 && member_id.is_empty() => {
@@ -658,9 +460,12 @@ impl GroupCoordinator {
                     Err(ResponseError::UnknownMemberId)
                 } else if generation != g.generation {
                     Err(ResponseError::IllegalGeneration)
-                } else if g.state == GroupState::PreparingRebalance {
+                } else if g.state == GroupState::CompletingRebalance {
                     Err(ResponseError::RebalanceInProgress)
                 } else {
+                    if let Some(m) = g.members.get_mut(member_id) {
+                        m.last_heartbeat = Instant::now();
+                    }
                     Ok(())
                 }
             }

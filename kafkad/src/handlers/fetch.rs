@@ -23,14 +23,41 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
         let (resp, bytes, errors) = read_all(ctx, &req, replica_id >= 0);
         let done = bytes >= req.min_bytes.max(0) as usize || errors || req.max_wait_ms <= 0;
         if done {
+            count_out(ctx, &resp, replica_id >= 0);
             return Ok(Some(ResponseKind::Fetch(resp)));
         }
         match tokio::time::timeout_at(deadline, data.changed()).await {
             Ok(Ok(())) => continue,
             _ => {
                 let (resp, _, _) = read_all(ctx, &req, replica_id >= 0);
+                count_out(ctx, &resp, replica_id >= 0);
                 return Ok(Some(ResponseKind::Fetch(resp)));
             }
+        }
+    }
+}
+
+/// Bytes and records handed to consumers (followers are replication
+/// traffic, which Kafka counts apart).
+fn count_out(ctx: &RequestContext, resp: &FetchResponse, follower: bool) {
+    if follower {
+        return;
+    }
+    for t in &resp.responses {
+        for p in &t.partitions {
+            let Some(records) = p.records.as_ref().filter(|r| !r.is_empty()) else { continue };
+            // A partial trailing batch (max_bytes cut) is not counted.
+            let mut messages = 0u64;
+            let mut pos = 0usize;
+            while let Some(Ok(h)) = records.get(pos..).map(crate::log::batch::BatchHeader::parse) {
+                let end = pos.saturating_add(h.size());
+                if end > records.len() || h.size() == 0 {
+                    break;
+                }
+                messages += h.record_count.max(0) as u64;
+                pos = end;
+            }
+            ctx.broker.metrics.record_out(t.topic.0.as_str(), records.len(), messages);
         }
     }
 }

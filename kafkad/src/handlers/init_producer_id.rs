@@ -16,14 +16,9 @@ pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> Handler
         resp.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
         return Ok(Some(ResponseKind::InitProducerId(resp)));
     }
-    if ctx.api_version >= 3 && req.producer_id.0 >= 0 {
-        // Re-initialisation of a known producer bumps its epoch.
-        if req.producer_epoch < i16::MAX - 1 {
-            resp.producer_id = req.producer_id;
-            resp.producer_epoch = req.producer_epoch + 1;
-            return Ok(Some(ResponseKind::InitProducerId(resp)));
-        }
-    }
+    // Without a transactional id Kafka's coordinator "blindly accepts" the
+    // request and hands out a fresh producer id at epoch 0, also when the
+    // client passes its current id/epoch (KIP-360 re-initialisation).
     match ctx.broker.next_producer_id().await {
         Ok(id) => {
             resp.producer_id = ProducerId(id);

@@ -194,6 +194,7 @@ impl LogManager {
         for l in self.all() {
             if let Ok(mut g) = l.lock() {
                 g.flush()?;
+                g.take_producer_snapshot()?;
             }
         }
         self.checkpoint(hws)?;

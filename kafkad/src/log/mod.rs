@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod manager;
+pub mod producer_state;
 pub mod segment;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,8 @@ pub struct Log {
     /// Offsets below this are known flushed to disk.
     pub recovery_point: i64,
     pub epochs: LeaderEpochCache,
+    /// Idempotent-producer state (see producer_state).
+    pub producers: producer_state::ProducerStateManager,
 }
 
 /// What a read found.
@@ -133,6 +136,7 @@ impl Log {
             log_start_offset: log_start_checkpoint.unwrap_or(first_base).max(first_base),
             recovery_point: 0,
             epochs: LeaderEpochCache::load(dir),
+            producers: Default::default(),
         };
         let leo = log.log_end_offset();
         if log.log_start_offset > leo {
@@ -142,6 +146,7 @@ impl Log {
         if log.epochs.truncate_from_end(leo + 1) {
             log.epochs.save(dir)?;
         }
+        log.load_producer_state()?;
         Ok(log)
     }
 
@@ -185,6 +190,11 @@ impl Log {
                 .map_err(|e| StorageError::Corrupt { path: self.dir.clone(), reason: e.to_string() })?;
             self.maybe_roll(b.len() as u64, h.max_timestamp)?;
             self.active()?.append(&h, b)?;
+            // Per batch, so a roll between batches snapshots exactly the
+            // batches below it.
+            if !h.is_control() {
+                self.producers.update(&h, h.base_offset);
+            }
             next = h.last_offset() + 1;
         }
         Ok((first, next - 1))
@@ -206,6 +216,7 @@ impl Log {
             tracing::debug!(topic = %self.topic, partition = self.partition, base = next, "rolling segment");
             let seg = Segment::create(&self.dir, next, self.config.index_interval_bytes)?;
             self.segments.insert(next, seg);
+            self.take_producer_snapshot()?;
         }
         Ok(())
     }
@@ -308,6 +319,7 @@ impl Log {
             self.epochs.save(&self.dir)?;
         }
         self.recovery_point = self.recovery_point.min(self.log_end_offset());
+        self.load_producer_state()?;
         Ok(())
     }
 
@@ -331,6 +343,56 @@ impl Log {
         self.recovery_point = leo;
         let seg = Segment::create(&self.dir, leo, self.config.index_interval_bytes)?;
         self.segments.insert(leo, seg);
+        self.take_producer_snapshot()?;
+        Ok(())
+    }
+
+    /// Kafka's takeSnapshot: `<LEO>.snapshot`, unless the newest snapshot
+    /// is already there (nothing appended since).
+    pub fn take_producer_snapshot(&mut self) -> Result<(), StorageError> {
+        let leo = self.log_end_offset();
+        let newest = producer_state::list_snapshots(&self.dir).into_iter().map(|s| s.0).max();
+        if leo == 0 || newest.map(|n| n >= leo).unwrap_or(false) {
+            return Ok(());
+        }
+        self.producers.write_snapshot(&self.dir, leo)
+    }
+
+    /// Load the newest snapshot not beyond the log end, then replay the
+    /// batches after it; this is also the rebuild after an unclean stop.
+    fn load_producer_state(&mut self) -> Result<(), StorageError> {
+        let leo = self.log_end_offset();
+        let (mut state, from) = producer_state::ProducerStateManager::load(&self.dir, leo);
+        let start = from.unwrap_or(self.log_start_offset).max(self.log_start_offset);
+        let mut offset = start;
+        while offset < leo {
+            let r = match self.read(offset, 1 << 20, leo) {
+                Ok(r) => r,
+                Err(ReadError::Storage(e)) => return Err(e),
+                Err(ReadError::OutOfRange { .. }) => break,
+            };
+            let mut pos = 0usize;
+            let before = offset;
+            while let Some(Ok(h)) = r.bytes.get(pos..).map(BatchHeader::parse) {
+                if h.size() == 0 || pos.saturating_add(h.size()) > r.bytes.len() {
+                    break;
+                }
+                // A batch the snapshot already covers is not counted twice.
+                if h.last_offset() >= start && !h.is_control() {
+                    state.update(&h, h.base_offset);
+                }
+                offset = offset.max(h.last_offset() + 1);
+                pos += h.size();
+            }
+            if offset == before {
+                break;
+            }
+        }
+        state.retain_from(self.log_start_offset);
+        if !state.is_empty() {
+            tracing::debug!(topic = %self.topic, partition = self.partition, producers = state.len(), from = start, "producer state loaded");
+        }
+        self.producers = state;
         Ok(())
     }
 
@@ -406,7 +468,9 @@ impl Log {
         }
         if let Some(first) = self.segments.keys().next() {
             self.log_start_offset = self.log_start_offset.max(*first);
+            producer_state::delete_snapshots_before(&self.dir, *first);
         }
+        self.producers.retain_from(self.log_start_offset);
         Ok(doomed.len())
     }
 }

@@ -126,10 +126,21 @@ async fn elect_or_follow(broker: &Broker) -> Result<Option<Epoch>, ZkErr> {
         Ok((d, st)) => {
             (std::str::from_utf8(&d).ok().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(0), Some(st.version))
         }
-        Err(ZkErr::NoNode) => (0, None),
+        Err(ZkErr::NoNode) => {
+            // Kafka creates /controller_epoch as "0" (its initial epoch)
+            // and then bumps it like any later election.
+            match zk.create(CONTROLLER_EPOCH, b"0", &persistent()).await {
+                Ok(_) | Err(ZkErr::NodeExists) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
         Err(e) => return Err(e),
     };
-    let body = json!({"version": 1, "brokerid": me, "timestamp": crate::now_ms().to_string()}).to_string();
+    // Kafka 3.4+ ControllerZNode: version 2, kraftControllerEpoch -1 for a
+    // ZooKeeper-mode controller.
+    let body =
+        json!({"version": 2, "brokerid": me, "timestamp": crate::now_ms().to_string(), "kraftControllerEpoch": -1})
+            .to_string();
     let new_epoch = epoch + 1;
     let mut multi = zk.new_multi_writer();
     multi.add_create(CONTROLLER, body.as_bytes(), &ephemeral())?;

@@ -206,3 +206,198 @@ pub fn run_py(k: &Kafkad, script: &str, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// Apache ZooKeeper (Debian's zookeeper package) on a free port, killed on
+/// drop. Ready once `srvr` reports a Mode (`ruok` answers before the
+/// server accepts sessions).
+pub struct ApacheZk {
+    pub port: u16,
+    child: Option<Child>,
+    pub dir: PathBuf,
+}
+
+impl ApacheZk {
+    pub fn start(dir: &Path) -> ApacheZk {
+        std::fs::create_dir_all(dir.join("data")).expect("zk dir");
+        let port = free_port();
+        let cfg = dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+                 admin.enableServer=false\n4lw.commands.whitelist=srvr,ruok\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("zoo.cfg");
+        let log = std::fs::File::create(dir.join("zookeeper.log")).expect("zk log");
+        let child = Command::new("java")
+            .args(["-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"])
+            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
+            .arg(&cfg)
+            .stdout(Stdio::from(log.try_clone().expect("clone")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("java (default-jre-headless) and zookeeper are installed");
+        let mut zk = ApacheZk { port, child: Some(child), dir: dir.to_path_buf() };
+        wait_for("Apache ZooKeeper srvr Mode:", Duration::from_secs(60), || {
+            if let Some(Ok(Some(st))) = zk.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "zookeeper exited with {st}: {}",
+                    std::fs::read_to_string(dir.join("zookeeper.log")).unwrap_or_default()
+                );
+            }
+            four_letter_word(port, "srvr").filter(|a| a.contains("Mode:")).map(|_| ())
+        });
+        zk
+    }
+
+    pub fn connect(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ApacheZk {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn four_letter_word(port: u16, word: &str) -> Option<String> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(word.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn zk_json(data: &[u8], what: &str) -> serde_json::Value {
+    serde_json::from_slice(data)
+        .unwrap_or_else(|e| panic!("{what} is not JSON ({e}): {}", String::from_utf8_lossy(data)))
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    k.sort();
+    k
+}
+
+fn recent_ms_string(v: &serde_json::Value, what: &str) {
+    let s = v.as_str().unwrap_or_else(|| panic!("{what} must be a string of digits, got {v}"));
+    let ms: i64 = s.parse().unwrap_or_else(|_| panic!("{what} {s:?} is not decimal"));
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    assert!((now - 3_600_000..=now + 60_000).contains(&ms), "{what} {ms} is not a recent epoch-ms timestamp");
+}
+
+/// What kafkad (broker 1, one PLAINTEXT listener on `broker_port`) must
+/// have written under `chroot` ("" for none), in Kafka 3.x's exact formats.
+/// `topic` has partitions 0 and 1 on broker 1 and config `topic_config`.
+/// Returns (cluster id, topic id) for comparison with Metadata.
+pub async fn check_kafka_znodes(
+    client: &zookeeper_client::Client,
+    chroot: &str,
+    broker_port: u16,
+    topic: &str,
+    topic_config: serde_json::Value,
+) -> (String, String) {
+    use serde_json::json;
+    let p = |s: &str| format!("{chroot}{s}");
+    for path in [
+        "/consumers",
+        "/brokers/ids",
+        "/brokers/topics",
+        "/brokers/seqid",
+        "/config/changes",
+        "/admin/delete_topics",
+        "/isr_change_notification",
+        "/latest_producer_id_block",
+        "/log_dir_event_notification",
+        "/config/topics",
+        "/config/clients",
+        "/config/users",
+        "/config/brokers",
+        "/config/ips",
+    ] {
+        assert!(client.check_stat(&p(path)).await.expect("stat").is_some(), "{path} exists");
+    }
+
+    let (data, stat) = client.get_data(&p("/brokers/ids/1")).await.expect("/brokers/ids/1");
+    assert_ne!(stat.ephemeral_owner, 0, "/brokers/ids/1 is ephemeral");
+    let v = zk_json(&data, "/brokers/ids/1");
+    assert_eq!(
+        keys(&v),
+        ["endpoints", "features", "host", "jmx_port", "listener_security_protocol_map", "port", "timestamp", "version"],
+        "{v}"
+    );
+    assert_eq!(v["version"], json!(5));
+    assert_eq!(v["host"], json!("127.0.0.1"));
+    assert_eq!(v["port"], json!(broker_port));
+    assert_eq!(v["endpoints"], json!([format!("PLAINTEXT://127.0.0.1:{broker_port}")]));
+    assert_eq!(v["listener_security_protocol_map"], json!({"PLAINTEXT": "PLAINTEXT"}));
+    assert_eq!(v["jmx_port"], json!(-1));
+    assert!(v["features"].is_object(), "{v}");
+    recent_ms_string(&v["timestamp"], "/brokers/ids/1 timestamp");
+
+    let (data, stat) = client.get_data(&p("/controller")).await.expect("/controller");
+    assert_ne!(stat.ephemeral_owner, 0, "/controller is ephemeral");
+    let v = zk_json(&data, "/controller");
+    assert_eq!(keys(&v), ["brokerid", "kraftControllerEpoch", "timestamp", "version"], "{v}");
+    assert_eq!(
+        (v["version"].clone(), v["brokerid"].clone(), v["kraftControllerEpoch"].clone()),
+        (json!(2), json!(1), json!(-1))
+    );
+    recent_ms_string(&v["timestamp"], "/controller timestamp");
+
+    let (data, stat) = client.get_data(&p("/controller_epoch")).await.expect("/controller_epoch");
+    assert_eq!(stat.ephemeral_owner, 0, "/controller_epoch is persistent");
+    let text = String::from_utf8(data).expect("utf8");
+    assert!(!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()), "decimal text: {text:?}");
+    let controller_epoch: i64 = text.parse().expect("epoch");
+    assert!(controller_epoch >= 1);
+    // Created as "0", then bumped by each election with a versioned write.
+    assert_eq!(stat.version as i64, controller_epoch, "zkVersion tracks the epoch");
+
+    let (data, _) = client.get_data(&p(&format!("/brokers/topics/{topic}"))).await.expect("topic znode");
+    let v = zk_json(&data, "topic");
+    assert_eq!(keys(&v), ["adding_replicas", "partitions", "removing_replicas", "topic_id", "version"], "{v}");
+    assert_eq!(v["version"], json!(3));
+    assert_eq!(v["partitions"], json!({"0": [1], "1": [1]}));
+    assert_eq!((v["adding_replicas"].clone(), v["removing_replicas"].clone()), (json!({}), json!({})));
+    let topic_id = v["topic_id"].as_str().expect("topic_id string").to_string();
+    assert_eq!(topic_id.len(), 22, "base64url uuid without padding");
+    assert!(topic_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{topic_id}");
+
+    let mut parts = client.list_children(&p(&format!("/brokers/topics/{topic}/partitions"))).await.expect("partitions");
+    parts.sort();
+    assert_eq!(parts, ["0", "1"]);
+    for part in parts {
+        let (data, stat) =
+            client.get_data(&p(&format!("/brokers/topics/{topic}/partitions/{part}/state"))).await.expect("state");
+        assert_eq!(stat.ephemeral_owner, 0);
+        let v = zk_json(&data, "partition state");
+        assert_eq!(keys(&v), ["controller_epoch", "isr", "leader", "leader_epoch", "version"], "{v}");
+        assert_eq!(v["version"], json!(1));
+        assert_eq!(
+            (v["leader"].clone(), v["leader_epoch"].clone(), v["isr"].clone()),
+            (json!(1), json!(0), json!([1]))
+        );
+        assert_eq!(v["controller_epoch"], json!(controller_epoch));
+    }
+
+    let (data, _) = client.get_data(&p(&format!("/config/topics/{topic}"))).await.expect("topic config");
+    assert_eq!(zk_json(&data, "topic config"), json!({"version": 1, "config": topic_config}));
+
+    let (data, _) = client.get_data(&p("/cluster/id")).await.expect("/cluster/id");
+    let v = zk_json(&data, "/cluster/id");
+    assert_eq!(keys(&v), ["id", "version"], "{v}");
+    assert_eq!(v["version"], json!("1"), "version is a string");
+    let cluster_id = v["id"].as_str().expect("id").to_string();
+    assert_eq!(cluster_id.len(), 22);
+    (cluster_id, topic_id)
+}
