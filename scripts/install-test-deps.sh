@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install every peer the tests run against: Debian's Apache ZooKeeper
-# (server, zkCli.sh, cli_mt) and kcat, the Python clients, cargo-nextest.
+# (server, zkCli.sh, cli_mt) and kcat, the Python clients (kazoo,
+# confluent-kafka, kafka-python), kafkajs, Tansu, cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt
+python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt -r kafkad/tests/py/requirements.txt
+
+# kafkajs for the kafkad client tests.
+if [ ! -d kafkad/tests/js/node_modules/kafkajs ]; then
+  (cd kafkad/tests/js && npm install --no-audit --no-fund --silent)
+fi
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
