@@ -33,15 +33,18 @@ pub fn binary(name: &str) -> PathBuf {
     p
 }
 
-/// Poll `f` until it returns Some, or panic after `timeout`.
+/// Poll `f` until it returns Some, or panic after `timeout`. The pause
+/// between polls grows from 20 ms to 250 ms.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(20);
     loop {
         if let Some(v) = f() {
             return v;
         }
         assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(250));
     }
 }
 
