@@ -20,8 +20,6 @@ const IGNORED_KEYS: &[&str] = &[
     "num.replica.fetchers",
     "queued.max.requests",
     "jmx.port",
-    "log.flush.interval.messages",
-    "log.flush.interval.ms",
     "log.cleaner.enable",
     "compression.type",
     "replica.lag.time.max.ms",
@@ -135,6 +133,13 @@ pub struct BrokerConfig {
     /// log.roll.ms / log.roll.hours (default 168 h).
     pub segment_ms: i64,
     pub retention_check_interval_ms: u64,
+    /// log.flush.interval.messages: fsync once this many messages are
+    /// unflushed (Kafka's default: never, leave it to the OS).
+    pub flush_interval_messages: i64,
+    /// log.flush.interval.ms (falls back to log.flush.scheduler.interval.ms).
+    pub flush_interval_ms: i64,
+    /// log.flush.scheduler.interval.ms: how often flush.ms is checked.
+    pub flush_scheduler_interval_ms: i64,
     pub index_interval_bytes: u64,
     pub hw_checkpoint_interval_ms: u64,
     /// Prometheus /metrics HTTP port (metrics.port, KAFKA_METRICS_PORT);
@@ -317,6 +322,12 @@ impl BrokerConfig {
             segment_bytes,
             segment_ms,
             retention_check_interval_ms: map.parse_or("log.retention.check.interval.ms", 300_000)?,
+            flush_interval_messages: map.parse_or("log.flush.interval.messages", i64::MAX)?.max(1),
+            flush_interval_ms: match map.parse::<i64>("log.flush.interval.ms")? {
+                Some(v) => v.max(0),
+                None => map.parse_or("log.flush.scheduler.interval.ms", i64::MAX)?.max(0),
+            },
+            flush_scheduler_interval_ms: map.parse_or("log.flush.scheduler.interval.ms", i64::MAX)?.max(1),
             index_interval_bytes: map.parse_or("log.index.interval.bytes", 4096)?,
             hw_checkpoint_interval_ms: map.parse_or("replica.high.watermark.checkpoint.interval.ms", 5000)?,
             metrics_port: map.parse("metrics.port")?,

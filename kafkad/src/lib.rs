@@ -88,6 +88,8 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
         retention_ms: cfg.retention_ms,
         retention_bytes: cfg.retention_bytes,
         index_interval_bytes: cfg.index_interval_bytes,
+        flush_messages: cfg.flush_interval_messages,
+        flush_ms: cfg.flush_interval_ms,
         delete_enabled: cfg
             .props
             .get("log.cleanup.policy")
@@ -227,6 +229,25 @@ fn spawn_housekeeping(broker: Arc<Broker>, shutdown: shared::shutdown::Shutdown)
                 if let Ok(mut g) = p.log.lock() {
                     if let Err(e) = g.apply_retention(now_ms(), hw) {
                         tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed");
+                    }
+                }
+            }
+        }
+    });
+    // flush.ms, checked every log.flush.scheduler.interval.ms (at least once
+    // a second when any flush.ms could be finite), as Kafka's log flusher.
+    let b = broker.clone();
+    let mut stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let every = b.config.flush_scheduler_interval_ms.clamp(10, 1_000) as u64;
+        let mut tick = tokio::time::interval(Duration::from_millis(every));
+        loop {
+            tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
+            let parts: Vec<_> = b.partitions.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+            for p in parts {
+                if let Ok(mut g) = p.log.lock() {
+                    if let Err(e) = g.flush_if_due(now_ms()) {
+                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
                     }
                 }
             }

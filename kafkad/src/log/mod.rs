@@ -26,6 +26,10 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     /// cleanup.policy contains "delete": time/size retention applies.
     pub delete_enabled: bool,
+    /// flush.messages: fsync when this many messages are unflushed.
+    pub flush_messages: i64,
+    /// flush.ms: fsync when the last flush is older than this.
+    pub flush_ms: i64,
 }
 
 impl LogConfig {
@@ -44,6 +48,8 @@ impl LogConfig {
                 .get("cleanup.policy")
                 .map(|p| p.split(',').any(|x| x.trim() == "delete"))
                 .unwrap_or(fallback.delete_enabled),
+            flush_messages: num("flush.messages").map(|v| v.max(1)).unwrap_or(fallback.flush_messages),
+            flush_ms: num("flush.ms").map(|v| v.max(0)).unwrap_or(fallback.flush_ms),
         }
     }
 }
@@ -60,6 +66,8 @@ pub struct Log {
     pub epochs: LeaderEpochCache,
     /// Idempotent-producer state (see producer_state).
     pub producers: producer_state::ProducerStateManager,
+    /// Wall clock of the last fsync, for flush.ms.
+    pub last_flush_ms: i64,
 }
 
 /// What a read found.
@@ -137,6 +145,7 @@ impl Log {
             recovery_point: 0,
             epochs: LeaderEpochCache::load(dir),
             producers: Default::default(),
+            last_flush_ms: crate::now_ms(),
         };
         let leo = log.log_end_offset();
         if log.log_start_offset > leo {
@@ -196,6 +205,11 @@ impl Log {
                 self.producers.update(&h, h.base_offset);
             }
             next = h.last_offset() + 1;
+        }
+        // Kafka's flush policy: fsync once flush.messages are unflushed
+        // (by default never: the OS writes back, replication protects).
+        if self.log_end_offset() - self.recovery_point >= self.config.flush_messages {
+            self.flush()?;
         }
         Ok((first, next - 1))
     }
@@ -328,7 +342,20 @@ impl Log {
             s.flush()?;
         }
         self.recovery_point = self.log_end_offset();
+        self.last_flush_ms = crate::now_ms();
         Ok(())
+    }
+
+    /// flush.ms: fsync if there is unflushed data and the last flush is
+    /// older than flush.ms (Kafka's periodic flushDirtyLogs). True if it
+    /// flushed.
+    pub fn flush_if_due(&mut self, now_ms: i64) -> Result<bool, StorageError> {
+        let unflushed = self.log_end_offset() > self.recovery_point;
+        if unflushed && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms {
+            self.flush()?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Start a new empty active segment at the LEO (Kafka's roll()).
@@ -488,7 +515,32 @@ mod tests {
             retention_bytes: -1,
             index_interval_bytes: 100,
             delete_enabled: true,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
         }
+    }
+
+    #[test]
+    fn flush_messages_and_flush_ms_move_the_recovery_point() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let dir = d.path().join("f-0");
+        let mut c = cfg(1 << 20);
+        c.flush_messages = 5;
+        let mut log = Log::open(&dir, "f", 0, c, None, None).expect("open");
+        append(&mut log, 3);
+        assert_eq!(log.recovery_point, 0, "3 < flush.messages: not flushed yet");
+        append(&mut log, 3);
+        assert_eq!(log.recovery_point, 6, "6 unflushed >= 5: flushed");
+        // Default policy: never on append; flush.ms decides on its own clock.
+        log.config.flush_messages = i64::MAX;
+        log.config.flush_ms = 1_000;
+        append(&mut log, 2);
+        assert_eq!(log.recovery_point, 6);
+        let t = log.last_flush_ms;
+        assert!(!log.flush_if_due(t + 999).expect("flush"));
+        assert!(log.flush_if_due(t + 1_000).expect("flush"));
+        assert_eq!(log.recovery_point, 8);
+        assert!(!log.flush_if_due(t + 5_000).expect("flush"), "nothing left to flush");
     }
 
     fn append(log: &mut Log, n: usize) -> (i64, i64) {
