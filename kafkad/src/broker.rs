@@ -91,6 +91,18 @@ impl Broker {
         self.partitions.read().ok()?.get(&(topic.to_string(), index)).cloned()
     }
 
+    /// The error for a partition this broker does not hold: NOT_LEADER when
+    /// the cluster knows the partition (it lives elsewhere), else
+    /// UNKNOWN_TOPIC_OR_PARTITION.
+    pub fn missing_partition_error(&self, topic: &str, index: i32) -> kafka_protocol::ResponseError {
+        let known = self.metadata().topics.get(topic).map(|t| t.partitions.contains_key(&index)).unwrap_or(false);
+        if known {
+            kafka_protocol::ResponseError::NotLeaderOrFollower
+        } else {
+            kafka_protocol::ResponseError::UnknownTopicOrPartition
+        }
+    }
+
     /// Wake long-polling fetches after the HW moved.
     pub fn notify_data(&self) {
         self.data_version.send_modify(|v| *v = v.wrapping_add(1));

@@ -22,15 +22,7 @@ pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> HandlerR
             pr.low_watermark = -1;
             match broker.partition(&topic, p.partition_index) {
                 None => {
-                    let known = broker
-                        .metadata()
-                        .topics
-                        .get(&topic)
-                        .map(|x| x.partitions.contains_key(&p.partition_index))
-                        .unwrap_or(false);
-                    pr.error_code =
-                        if known { ResponseError::NotLeaderOrFollower } else { ResponseError::UnknownTopicOrPartition }
-                            .code();
+                    pr.error_code = broker.missing_partition_error(&topic, p.partition_index).code();
                 }
                 Some(part) if !part.is_leader() => pr.error_code = ResponseError::NotLeaderOrFollower.code(),
                 Some(part) => {

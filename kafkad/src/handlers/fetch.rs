@@ -83,16 +83,7 @@ fn read_all(ctx: &RequestContext, req: &FetchRequest, follower: bool) -> (FetchR
             pd.records = Some(Bytes::new());
             match ctx.broker.partition(&topic, fp.partition) {
                 None => {
-                    let known = ctx
-                        .broker
-                        .metadata()
-                        .topics
-                        .get(&topic)
-                        .map(|t| t.partitions.contains_key(&fp.partition))
-                        .unwrap_or(false);
-                    pd.error_code =
-                        if known { ResponseError::NotLeaderOrFollower } else { ResponseError::UnknownTopicOrPartition }
-                            .code();
+                    pd.error_code = ctx.broker.missing_partition_error(&topic, fp.partition).code();
                     errors = true;
                 }
                 Some(p) if !p.is_leader() => {

@@ -26,16 +26,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> HandlerRes
             pr.offset = -1;
             match ctx.broker.partition(&topic, lp.partition_index) {
                 None => {
-                    let known = ctx
-                        .broker
-                        .metadata()
-                        .topics
-                        .get(&topic)
-                        .map(|t| t.partitions.contains_key(&lp.partition_index))
-                        .unwrap_or(false);
-                    pr.error_code =
-                        if known { ResponseError::NotLeaderOrFollower } else { ResponseError::UnknownTopicOrPartition }
-                            .code();
+                    pr.error_code = ctx.broker.missing_partition_error(&topic, lp.partition_index).code();
                 }
                 Some(p) if !p.is_leader() => pr.error_code = ResponseError::NotLeaderOrFollower.code(),
                 Some(p) => {

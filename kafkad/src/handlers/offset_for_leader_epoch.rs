@@ -23,15 +23,7 @@ pub async fn handle(ctx: &RequestContext, req: OffsetForLeaderEpochRequest) -> H
             e.end_offset = -1;
             match broker.partition(&topic, p.partition) {
                 None => {
-                    let known = broker
-                        .metadata()
-                        .topics
-                        .get(&topic)
-                        .map(|x| x.partitions.contains_key(&p.partition))
-                        .unwrap_or(false);
-                    e.error_code =
-                        if known { ResponseError::NotLeaderOrFollower } else { ResponseError::UnknownTopicOrPartition }
-                            .code();
+                    e.error_code = broker.missing_partition_error(&topic, p.partition).code();
                 }
                 Some(part) if !part.is_leader() => e.error_code = ResponseError::NotLeaderOrFollower.code(),
                 Some(part) => {

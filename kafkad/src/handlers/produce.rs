@@ -98,12 +98,7 @@ fn append(
 ) -> Result<crate::partition::AppendInfo, (ResponseError, String)> {
     let broker = &ctx.broker;
     let Some(part) = broker.partition(topic, index) else {
-        let known = broker.metadata().topics.get(topic).map(|t| t.partitions.contains_key(&index)).unwrap_or(false);
-        return Err(if known {
-            (ResponseError::NotLeaderOrFollower, String::new())
-        } else {
-            (ResponseError::UnknownTopicOrPartition, String::new())
-        });
+        return Err((broker.missing_partition_error(topic, index), String::new()));
     };
     if records.is_empty() {
         return Err((ResponseError::CorruptMessage, "empty record set".into()));
