@@ -181,7 +181,7 @@ impl Broker {
                 l.config = self.log_config_for(&topic.config);
             }
             if info.leader >= 0 {
-                let newly = part.apply_state(info.leader, info.leader_epoch, &info.isr, &info.replicas);
+                let newly = part.apply_state(info);
                 became_leader |= newly;
                 if key.0 == crate::group::offsets::OFFSETS_TOPIC {
                     if newly {

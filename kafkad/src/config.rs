@@ -22,8 +22,6 @@ const IGNORED_KEYS: &[&str] = &[
     "jmx.port",
     "log.cleaner.enable",
     "compression.type",
-    "replica.lag.time.max.ms",
-    "replica.fetch.max.bytes",
     "log.message.format.version",
     "inter.broker.protocol.version",
     "zookeeper.set.acl",
@@ -97,7 +95,50 @@ const KNOWN_KEYS: &[&str] = &[
     "replica.high.watermark.checkpoint.interval.ms",
     "group.min.session.timeout.ms",
     "group.max.session.timeout.ms",
+    "replica.lag.time.max.ms",
+    "replica.fetch.max.bytes",
+    "replica.fetch.wait.max.ms",
+    "replica.fetch.min.bytes",
+    "replica.fetch.response.max.bytes",
+    "replica.fetch.backoff.ms",
+    "replica.socket.timeout.ms",
 ];
+
+/// Follower fetching and ISR upkeep (Kafka's replica.* keys and defaults).
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    /// A follower that has not caught up for this long leaves the ISR.
+    pub lag_time_max_ms: u64,
+    pub fetch_max_bytes: i32,
+    pub fetch_wait_max_ms: i32,
+    pub fetch_min_bytes: i32,
+    pub fetch_response_max_bytes: i32,
+    pub fetch_backoff_ms: u64,
+    pub socket_timeout_ms: u64,
+}
+
+impl ReplicaConfig {
+    fn from_map(map: &ConfigMap) -> Result<ReplicaConfig, ConfigError> {
+        let c = ReplicaConfig {
+            lag_time_max_ms: map.parse_or("replica.lag.time.max.ms", 30_000)?,
+            fetch_max_bytes: map.parse_or("replica.fetch.max.bytes", 1_048_576)?,
+            fetch_wait_max_ms: map.parse_or("replica.fetch.wait.max.ms", 500)?,
+            fetch_min_bytes: map.parse_or("replica.fetch.min.bytes", 1)?,
+            fetch_response_max_bytes: map.parse_or("replica.fetch.response.max.bytes", 10_485_760)?,
+            fetch_backoff_ms: map.parse_or("replica.fetch.backoff.ms", 1000)?,
+            socket_timeout_ms: map.parse_or("replica.socket.timeout.ms", 30_000)?,
+        };
+        // Kafka's own constraint: a fetch must come back before the socket
+        // times out.
+        if c.socket_timeout_ms < c.fetch_wait_max_ms.max(0) as u64 {
+            return Err(map.bad("replica.socket.timeout.ms", "must be at least replica.fetch.wait.max.ms"));
+        }
+        if c.lag_time_max_ms == 0 {
+            return Err(map.bad("replica.lag.time.max.ms", "must be positive"));
+        }
+        Ok(c)
+    }
+}
 
 /// One socket the broker binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +204,7 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub unclean_leader_election: bool,
     pub max_connections: usize,
+    pub replica: ReplicaConfig,
     /// Keys present but not understood, for a warning at startup.
     pub unknown_keys: Vec<String>,
     pub ignored_keys: Vec<String>,
@@ -349,6 +391,7 @@ impl BrokerConfig {
             min_insync_replicas: map.parse_or("min.insync.replicas", 1)?,
             unclean_leader_election: map.bool_or("unclean.leader.election.enable", false)?,
             max_connections: map.parse_or("max.connections", 10_000)?,
+            replica: ReplicaConfig::from_map(map)?,
             unknown_keys,
             ignored_keys,
             props: map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

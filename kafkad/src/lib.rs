@@ -19,6 +19,7 @@ pub mod log;
 pub mod metadata;
 pub mod metrics;
 pub mod partition;
+pub mod replica;
 pub mod server;
 pub mod zk;
 
@@ -131,6 +132,7 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     tokio::spawn(zk::controller::run(broker.clone(), shutdown.subscribe()));
     let _ = tokio::time::timeout(Duration::from_millis(cfg.zk_connection_timeout_ms.max(1000)), first_rx).await;
     spawn_housekeeping(broker.clone(), shutdown.clone());
+    replica::spawn(broker.clone(), &shutdown);
     spawn_group_writer(broker.clone());
 
     let accept = server::spawn_accept_loops(broker.clone(), sockets, shutdown.clone());

@@ -4,17 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, MetadataRequest, MetadataResponse,
-    RequestHeader, ResponseHeader, TopicName,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use kafka_protocol::messages::{FindCoordinatorRequest, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::error::{codes, Result, ToolError};
+
+pub use shared::kafka_conn::Conn;
+
+/// How the tools name themselves in ApiVersions.
+pub const SOFTWARE_NAME: &str = "kafka-tools-rs";
 
 pub fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
@@ -41,157 +40,6 @@ pub fn split_servers(list: &str) -> Vec<String> {
 pub fn connect_timeout() -> Duration {
     let ms = std::env::var("KAFKA_TOOLS_CONNECT_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     Duration::from_millis(ms)
-}
-
-pub struct Conn {
-    stream: TcpStream,
-    corr: i32,
-    client_id: StrBytes,
-    pub addr: String,
-    pub versions: HashMap<i16, (i16, i16)>,
-    pub timeout: Duration,
-}
-
-fn api_name(key: i16) -> String {
-    match ApiKey::try_from(key) {
-        Ok(k) => format!("{k:?}"),
-        Err(_) => format!("api key {key}"),
-    }
-}
-
-impl Conn {
-    pub async fn connect(addr: &str, client_id: &str, timeout: Duration) -> Result<Conn> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| ToolError::Connection(format!("Connection to {addr} timed out")))?
-            .map_err(|e| ToolError::Connection(format!("Connection to {addr} failed: {e}")))?;
-        let _ = stream.set_nodelay(true);
-        let mut c = Conn {
-            stream,
-            corr: 0,
-            client_id: sb(client_id),
-            addr: addr.to_string(),
-            versions: HashMap::new(),
-            timeout,
-        };
-        c.negotiate().await?;
-        Ok(c)
-    }
-
-    async fn negotiate(&mut self) -> Result<()> {
-        let mut req = ApiVersionsRequest::default();
-        req.client_software_name = sb("kafka-tools-rs");
-        req.client_software_version = sb(env!("CARGO_PKG_VERSION"));
-        let mut resp: ApiVersionsResponse = self.call(&req, 3).await?;
-        if resp.error_code == codes::UNSUPPORTED_VERSION {
-            resp = self.call(&ApiVersionsRequest::default(), 0).await?;
-        }
-        crate::error::check(resp.error_code, || format!("ApiVersions to {}", self.addr))?;
-        self.versions = resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
-        Ok(())
-    }
-
-    pub fn supports(&self, key: ApiKey) -> bool {
-        self.versions.contains_key(&(key as i16))
-    }
-
-    /// The highest version both sides (and this tool, `cap`) speak.
-    pub fn version<R: Request>(&self, cap: i16) -> Result<i16> {
-        let Some(&(bmin, bmax)) = self.versions.get(&R::KEY) else {
-            return Err(ToolError::Msg(format!(
-                "org.apache.kafka.common.errors.UnsupportedVersionException: The node {} does not support {}",
-                self.addr,
-                api_name(R::KEY)
-            )));
-        };
-        let v = bmax.min(cap).min(R::VERSIONS.max);
-        if v < bmin.max(R::VERSIONS.min) {
-            return Err(ToolError::Msg(format!(
-                "org.apache.kafka.common.errors.UnsupportedVersionException: no common version of {} with {}",
-                api_name(R::KEY),
-                self.addr
-            )));
-        }
-        Ok(v)
-    }
-
-    fn frame<R: Request>(&mut self, req: &R, version: i16) -> Result<(i32, BytesMut)> {
-        self.corr = self.corr.wrapping_add(1);
-        let mut h = RequestHeader::default();
-        h.request_api_key = R::KEY;
-        h.request_api_version = version;
-        h.correlation_id = self.corr;
-        h.client_id = Some(self.client_id.clone());
-        let mut buf = BytesMut::with_capacity(256);
-        buf.put_i32(0);
-        let enc =
-            |e: &dyn std::fmt::Display| ToolError::Msg(format!("cannot encode {} v{version}: {e}", api_name(R::KEY)));
-        h.encode(&mut buf, R::header_version(version)).map_err(|e| enc(&e))?;
-        req.encode(&mut buf, version).map_err(|e| enc(&e))?;
-        let len = (buf.len() - 4) as i32;
-        buf[0..4].copy_from_slice(&len.to_be_bytes());
-        Ok((self.corr, buf))
-    }
-
-    async fn write(&mut self, buf: &[u8]) -> Result<()> {
-        let addr = self.addr.clone();
-        tokio::time::timeout(self.timeout, self.stream.write_all(buf))
-            .await
-            .map_err(|_| ToolError::Timeout(format!("Timed out writing to {addr}")))?
-            .map_err(|e| ToolError::Connection(format!("Connection to {addr} lost: {e}")))
-    }
-
-    async fn read_frame(&mut self) -> Result<Bytes> {
-        let addr = self.addr.clone();
-        let t = self.timeout;
-        let fut = async {
-            let len = self.stream.read_i32().await?;
-            if !(0..=256 * 1024 * 1024).contains(&len) {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad frame size {len}")));
-            }
-            let mut b = vec![0u8; len as usize];
-            self.stream.read_exact(&mut b).await?;
-            Ok(Bytes::from(b))
-        };
-        tokio::time::timeout(t, fut)
-            .await
-            .map_err(|_| ToolError::Timeout(format!("Timed out waiting for a response from {addr}")))?
-            .map_err(|e| ToolError::Connection(format!("Connection to {addr} lost: {e}")))
-    }
-
-    pub async fn call<R: Request>(&mut self, req: &R, version: i16) -> Result<R::Response> {
-        let corr = self.send(req, version).await?;
-        self.recv::<R>(corr, version).await
-    }
-
-    /// Pipelining, first half: write a request and return its correlation
-    /// id; its response is read later, in order, with `recv`.
-    pub async fn send<R: Request>(&mut self, req: &R, version: i16) -> Result<i32> {
-        let (corr, buf) = self.frame(req, version)?;
-        self.write(&buf).await?;
-        Ok(corr)
-    }
-
-    /// Pipelining, second half: the response to request `corr` (responses
-    /// on one connection come back in request order).
-    pub async fn recv<R: Request>(&mut self, corr: i32, version: i16) -> Result<R::Response> {
-        let mut b = self.read_frame().await?;
-        let dec = |e: &dyn std::fmt::Display| {
-            ToolError::Connection(format!("cannot decode {} v{version}: {e}", api_name(R::KEY)))
-        };
-        let h = ResponseHeader::decode(&mut b, <R::Response as HeaderVersion>::header_version(version))
-            .map_err(|e| dec(&e))?;
-        if h.correlation_id != corr {
-            return Err(ToolError::Connection(format!("correlation id mismatch from {}", self.addr)));
-        }
-        R::Response::decode(&mut b, version).map_err(|e| dec(&e))
-    }
-
-    /// Send without waiting for a response (Produce with acks=0).
-    pub async fn send_only<R: Request>(&mut self, req: &R, version: i16) -> Result<()> {
-        let (_, buf) = self.frame(req, version)?;
-        self.write(&buf).await
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -233,7 +81,7 @@ impl Cluster {
         loop {
             last = String::new();
             for s in &servers {
-                match Conn::connect(s, client_id, timeout).await {
+                match Conn::connect(s, client_id, SOFTWARE_NAME, timeout).await {
                     Ok(c) => {
                         let mut cl = Cluster {
                             bootstrap: servers.clone(),
@@ -266,12 +114,12 @@ impl Cluster {
         if self.boot.is_none() {
             let mut last = ToolError::Connection("no bootstrap servers".into());
             for s in self.bootstrap.clone() {
-                match Conn::connect(&s, &self.client_id, self.timeout).await {
+                match Conn::connect(&s, &self.client_id, SOFTWARE_NAME, self.timeout).await {
                     Ok(c) => {
                         self.boot = Some(c);
                         break;
                     }
-                    Err(e) => last = e,
+                    Err(e) => last = e.into(),
                 }
             }
             if self.boot.is_none() {
@@ -286,7 +134,7 @@ impl Cluster {
             let Some(b) = self.brokers.get(&id) else {
                 return Err(ToolError::Msg(format!("Broker {id} is not in the cluster metadata")));
             };
-            let c = Conn::connect(&b.addr(), &self.client_id, self.timeout).await?;
+            let c = Conn::connect(&b.addr(), &self.client_id, SOFTWARE_NAME, self.timeout).await?;
             self.conns.insert(id, c);
         }
         Ok(self.conns.get_mut(&id).expect("inserted"))
@@ -327,7 +175,7 @@ impl Cluster {
             Ok(r) => r,
             Err(e) => {
                 self.boot = None;
-                return Err(e);
+                return Err(e.into());
             }
         };
         self.brokers = resp

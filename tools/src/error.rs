@@ -30,6 +30,18 @@ pub enum ToolError {
 
 pub type Result<T> = std::result::Result<T, ToolError>;
 
+impl From<shared::kafka_conn::ConnError> for ToolError {
+    fn from(e: shared::kafka_conn::ConnError) -> ToolError {
+        use shared::kafka_conn::ConnError as C;
+        match e {
+            C::Connection(s) => ToolError::Connection(s),
+            C::Timeout(s) => ToolError::Timeout(s),
+            C::Unsupported(s) => ToolError::Msg(s),
+            C::Kafka { addr, code } => ToolError::kafka(code, format!("ApiVersions to {addr}")),
+        }
+    }
+}
+
 impl ToolError {
     pub fn kafka(code: i16, context: impl Into<String>) -> ToolError {
         ToolError::Kafka {
@@ -63,7 +75,6 @@ pub mod codes {
     pub const ILLEGAL_GENERATION: i16 = 22;
     pub const UNKNOWN_MEMBER_ID: i16 = 25;
     pub const REBALANCE_IN_PROGRESS: i16 = 27;
-    pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const NOT_CONTROLLER: i16 = 41;
     pub const MEMBER_ID_REQUIRED: i16 = 79;

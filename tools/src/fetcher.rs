@@ -216,7 +216,7 @@ impl Fetcher {
                 Err(e) => {
                     self.cl.drop_conn(leader);
                     self.leaders.clear();
-                    return Err(e);
+                    return Err(e.into());
                 }
             };
             crate::error::check(resp.error_code, || "Fetch".into())?;

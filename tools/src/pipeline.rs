@@ -84,7 +84,7 @@ impl<'a> Pipeline<'a> {
             Ok(r) => r,
             Err(e) => {
                 self.prod.cl.drop_conn(leader);
-                return Err(e);
+                return Err(e.into());
             }
         };
         let pr = resp.responses.iter().flat_map(|t| t.partition_responses.iter()).find(|r| r.index == p.partition);

@@ -397,14 +397,14 @@ impl Producer {
         };
         let v = match conn.version::<ProduceRequest>(9) {
             Ok(v) => v,
-            Err(e) => return fail(e),
+            Err(e) => return fail(e.into()),
         };
         if acks == 0 {
             return match conn.send_only(&req, v).await {
                 Ok(()) => items.iter().map(|_| Ok(-1)).collect(),
                 Err(e) => {
                     self.cl.drop_conn(leader);
-                    fail(e)
+                    fail(e.into())
                 }
             };
         }
@@ -412,7 +412,7 @@ impl Producer {
             Ok(r) => r,
             Err(e) => {
                 self.cl.drop_conn(leader);
-                return fail(e);
+                return fail(e.into());
             }
         };
         items

@@ -379,6 +379,8 @@ async fn run_bootstrap(p: &Parsed, bs: &str) -> Result<i32> {
         let mut ct = CreatePartitionsTopic::default();
         ct.name = tn(t);
         ct.count = n;
+        // Null (the default is an empty list): the broker picks replicas.
+        ct.assignments = None;
         if let Some(a) = &assignment {
             let cur = md
                 .topics

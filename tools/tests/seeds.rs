@@ -78,7 +78,7 @@ fn seed001_zookeeper_quickstart() {
 /// Seed 001 step 6: three brokers, a replication-factor-3 topic created
 /// through ZooKeeper, then broker 1 killed with -9 leaves the ISR.
 #[test]
-#[ignore = "needs follower replication between brokers (the replication issue after kafkad milestone 1): acks=all on RF 3 times out today"]
+
 fn seed001_three_brokers_and_kill() {
     let mut h = Home::new(3);
     h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
@@ -224,7 +224,7 @@ fn seed003_bootstrap_tutorial() {
 /// Seed 003, cluster part: three brokers, `--partitions 3 --replication-factor 2`,
 /// em-dash flags, and bootstrap lists split by spaces.
 #[test]
-#[ignore = "needs follower replication between brokers (the replication issue after kafkad milestone 1): acks=all on RF 2 times out today"]
+
 fn seed003_cluster_tutorial() {
     let mut h = Home::new(3);
     h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");

@@ -124,16 +124,8 @@ impl Broker {
             .map_err(|_| ResponseError::UnknownServerError)?;
         let info = part.append_as_leader(&buf, &ranges, &headers, -1, 1)?;
         self.notify_data();
-        let mut rx = part.subscribe_hw();
-        let done = matches!(
-            tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|hw| *hw > info.last_offset)).await,
-            Ok(Ok(_))
-        );
-        if done {
-            Ok(())
-        } else {
-            Err(ResponseError::RequestTimedOut)
-        }
+        part.wait_replicated(info.last_offset, info.leader_epoch, tokio::time::Instant::now() + Duration::from_secs(5))
+            .await
     }
 
     pub async fn commit_offsets(

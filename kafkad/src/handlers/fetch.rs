@@ -18,6 +18,9 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
     let mut data = ctx.broker.data_version.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 60_000) as u64);
     let replica_id = if ctx.api_version >= 15 { req.replica_state.replica_id.0 } else { req.replica_id.0 };
+    if replica_id >= 0 {
+        record_follower_fetch(ctx, &req, replica_id);
+    }
     loop {
         data.borrow_and_update();
         let (resp, bytes, errors) = read_all(ctx, &req, replica_id >= 0);
@@ -34,6 +37,27 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
                 return Ok(Some(ResponseKind::Fetch(resp)));
             }
         }
+    }
+}
+
+/// A follower's fetch offset is its LEO: move the HW and maybe grow the
+/// ISR (the ZooKeeper write runs in the background).
+fn record_follower_fetch(ctx: &RequestContext, req: &FetchRequest, replica_id: i32) {
+    let now = crate::now_ms();
+    let mut moved = false;
+    for ft in &req.topics {
+        for fp in &ft.partitions {
+            let Some(p) = ctx.broker.partition(ft.topic.0.as_str(), fp.partition) else { continue };
+            let (update, m) = p.record_follower_fetch(replica_id, fp.fetch_offset, now);
+            moved |= m;
+            if let Some(u) = update {
+                tracing::info!(topic = %p.topic, partition = p.index, replica = replica_id, isr = ?u.new_isr, "expanding ISR");
+                crate::replica::isr::spawn_write(ctx.broker.clone(), p, u);
+            }
+        }
+    }
+    if moved {
+        ctx.broker.notify_data();
     }
 }
 

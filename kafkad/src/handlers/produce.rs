@@ -19,7 +19,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> HandlerResult 
     let acks = req.acks;
     let mut resp = ProduceResponse::default();
     // (topic index, partition index, last offset) awaiting acks=-1.
-    let mut waits: Vec<(usize, usize, i64)> = Vec::new();
+    let mut waits: Vec<(usize, usize, i64, i32)> = Vec::new();
     let mut any_error = false;
     for td in req.topic_data {
         let topic = td.name.0.to_string();
@@ -43,7 +43,12 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> HandlerResult 
                         pr.log_start_offset = info.log_start_offset;
                     }
                     if acks == -1 {
-                        waits.push((resp.responses.len(), tr.partition_responses.len(), info.last_offset));
+                        waits.push((
+                            resp.responses.len(),
+                            tr.partition_responses.len(),
+                            info.last_offset,
+                            info.leader_epoch,
+                        ));
                     }
                 }
                 Err((e, text)) => {
@@ -68,21 +73,15 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> HandlerResult 
     }
     if !waits.is_empty() {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms.max(0) as u64);
-        for (ti, pi, last) in waits {
+        for (ti, pi, last, epoch) in waits {
             let topic = resp.responses[ti].name.0.to_string();
             let index = resp.responses[ti].partition_responses[pi].index;
-            let done = match broker.partition(&topic, index) {
-                Some(p) => {
-                    let mut rx = p.subscribe_hw();
-                    tokio::time::timeout_at(deadline, rx.wait_for(|hw| *hw > last))
-                        .await
-                        .map(|r| r.is_ok())
-                        .unwrap_or(false)
-                }
-                None => false,
+            let code = match broker.partition(&topic, index) {
+                Some(p) => p.wait_replicated(last, epoch, deadline).await.err().map(|e| e.code()).unwrap_or(0),
+                None => ResponseError::NotLeaderOrFollower.code(),
             };
-            if !done {
-                resp.responses[ti].partition_responses[pi].error_code = ResponseError::RequestTimedOut.code();
+            if code != 0 {
+                resp.responses[ti].partition_responses[pi].error_code = code;
             }
         }
     }

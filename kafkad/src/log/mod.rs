@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+mod follower;
 pub mod manager;
 pub mod producer_state;
 pub mod segment;

@@ -300,6 +300,19 @@ async fn reconcile_topic(
             Some((d, st)) => {
                 let Some((leader, leader_epoch, isr, _)) = metadata::parse_partition_state(&d) else { continue };
                 if leader >= 0 && live.contains(&leader) {
+                    // Kafka's controller takes dead followers out of the ISR
+                    // (OfflineReplica), bumping the leader epoch.
+                    let new_isr: Vec<i32> = isr.iter().copied().filter(|r| live.contains(r)).collect();
+                    if new_isr.len() < isr.len() && !new_isr.is_empty() {
+                        let body = metadata::partition_state_json(leader, leader_epoch + 1, &new_isr, epoch.epoch);
+                        match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
+                            Ok(()) => {
+                                tracing::info!(topic, partition = p, isr = ?new_isr, "offline replicas left the ISR")
+                            }
+                            Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
                     continue;
                 }
                 let clean = replicas.iter().copied().find(|r| live.contains(r) && isr.contains(r));

@@ -308,6 +308,20 @@ impl Zk {
         Ok(())
     }
 
+    /// Replace a partition's state znode if it is still at `version` (a
+    /// leader's ISR change, as ZooKeeper-mode leaders wrote it). Returns
+    /// the new zkVersion.
+    pub async fn set_partition_state(
+        &self,
+        topic: &str,
+        partition: i32,
+        body: &[u8],
+        version: i32,
+    ) -> Result<i32, ZkErr> {
+        let path = format!("/brokers/topics/{topic}/partitions/{partition}/state");
+        Ok(self.client().set_data(&path, body, Some(version)).await?.version)
+    }
+
     /// Ask the controller to delete a topic.
     pub async fn request_topic_deletion(&self, name: &str) -> Result<(), ZkErr> {
         match self.client().create(&format!("/admin/delete_topics/{name}"), b"", &persistent()).await {

@@ -31,6 +31,17 @@ impl Kafkad {
         Self::start_with(dir, port, props, Vec::new())
     }
 
+    /// Broker `id` of a cluster on the external ZooKeeper `zk_connect`.
+    pub fn start_member(dir: &Path, id: i32, zk_connect: &str, extra: &str) -> Kafkad {
+        let port = free_port();
+        let props = format!(
+            "broker.id={id}\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\nzookeeper.connect={zk_connect}\n\
+             group.initial.rebalance.delay.ms=0\nzookeeper.session.timeout.ms=6000\n{extra}\n",
+            dir.join("logs").display()
+        );
+        Self::start_with(dir, port, props, Vec::new())
+    }
+
     pub fn start_with(dir: &Path, port: u16, props: String, env: Vec<(String, String)>) -> Kafkad {
         let mut k = Kafkad { dir: dir.to_path_buf(), port, child: None, props, env };
         k.spawn();
@@ -59,8 +70,10 @@ impl Kafkad {
                     panic!("kafkad exited early with {status}; log:\n{}", self.log());
                 }
             }
+            // Registered: the broker lists itself in its metadata.
             let out = kcat(&["-b", &format!("127.0.0.1:{port}"), "-L", "-m", "2"], None);
-            (out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 brokers")).then_some(())
+            (out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&format!("at 127.0.0.1:{port}")))
+                .then_some(())
         });
     }
 

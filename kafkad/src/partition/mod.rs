@@ -2,9 +2,15 @@
 //! ISR), the high watermark, and the idempotent-producer checks against
 //! the log's producer state (log::producer_state).
 //!
-//! The high watermark is min(LEO) over the ISR. With no followers yet the
-//! ISR holds only the leader, so HW = LEO right after an append; follower
-//! LEOs (`follower_leo`) are where replication will plug in.
+//! As leader, the high watermark is min(LEO) over the ISR, where a
+//! follower's LEO is the offset of its latest fetch; followers that keep
+//! up join the ISR and those that fall behind for replica.lag.time.max.ms
+//! leave it (the ZooKeeper write itself is in `replica::isr`). As follower,
+//! the log takes the leader's batches as they are and the HW follows the
+//! leader's.
+
+mod follower;
+mod isr;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,13 +23,42 @@ use crate::log::manager::SharedLog;
 use crate::log::producer_state::Check;
 use crate::log::{ReadError, ReadResult};
 
+/// What the leader knows of one follower (Kafka's Replica state).
+#[derive(Debug, Clone, Copy)]
+struct FollowerState {
+    /// Offset of its latest fetch; -1 until it fetched from this leader.
+    leo: i64,
+    /// Leader LEO and time at that fetch, for the caught-up rule.
+    last_fetch_leo: i64,
+    last_fetch_ms: i64,
+    last_caught_up_ms: i64,
+}
+
 #[derive(Debug, Clone)]
 struct Leadership {
     leader: i32,
     leader_epoch: i32,
     isr: Vec<i32>,
     replicas: Vec<i32>,
-    follower_leo: HashMap<i32, i64>,
+    controller_epoch: i32,
+    /// zkVersion of the state znode this came from (conditional ISR writes).
+    zk_version: i32,
+    /// LEO when this broker became leader for `leader_epoch`; a follower
+    /// joins the ISR only once it has reached it.
+    epoch_start_offset: i64,
+    followers: HashMap<i32, FollowerState>,
+    /// An ISR change is being written to ZooKeeper.
+    isr_write_pending: bool,
+}
+
+/// The state znode an ISR change must replace (conditional on zk_version).
+#[derive(Debug, Clone)]
+pub struct IsrUpdate {
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub controller_epoch: i32,
+    pub zk_version: i32,
+    pub new_isr: Vec<i32>,
 }
 
 pub struct Partition {
@@ -42,6 +77,8 @@ pub struct AppendInfo {
     pub first_offset: i64,
     pub last_offset: i64,
     pub log_start_offset: i64,
+    /// The leader epoch the batches were written under.
+    pub leader_epoch: i32,
 }
 
 fn err<T>(e: ResponseError) -> Result<T, ResponseError> {
@@ -68,7 +105,11 @@ impl Partition {
                 leader_epoch: -1,
                 isr: Vec::new(),
                 replicas: Vec::new(),
-                follower_leo: HashMap::new(),
+                controller_epoch: -1,
+                zk_version: -1,
+                epoch_start_offset: 0,
+                followers: HashMap::new(),
+                isr_write_pending: false,
             }),
             hw: watch::channel(hw_checkpoint).0,
         }
@@ -109,31 +150,65 @@ impl Partition {
     }
 
     /// Apply a partition state from ZooKeeper. Returns true when this broker
-    /// just became leader for a new epoch.
-    pub fn apply_state(&self, leader: i32, leader_epoch: i32, isr: &[i32], replicas: &[i32]) -> bool {
+    /// just became leader for a new epoch. States older than the one held
+    /// (lower epoch, or same epoch and lower zkVersion) are ignored.
+    pub fn apply_state(&self, info: &crate::metadata::PartitionInfo) -> bool {
+        let leo = self.log_end_offset();
         let Ok(mut s) = self.state.lock() else { return false };
-        if leader_epoch < s.leader_epoch {
+        if info.leader_epoch < s.leader_epoch || (info.leader_epoch == s.leader_epoch && info.zk_version < s.zk_version)
+        {
             return false;
         }
-        let newly = leader == self.broker_id && (s.leader != self.broker_id || s.leader_epoch != leader_epoch);
-        s.leader = leader;
-        s.leader_epoch = leader_epoch;
-        s.isr = isr.to_vec();
-        s.replicas = replicas.to_vec();
+        let newly =
+            info.leader == self.broker_id && (s.leader != self.broker_id || s.leader_epoch != info.leader_epoch);
+        s.leader = info.leader;
+        s.leader_epoch = info.leader_epoch;
+        s.isr = info.isr.clone();
+        s.replicas = info.replicas.clone();
+        s.controller_epoch = info.controller_epoch;
+        s.zk_version = info.zk_version;
+        if newly {
+            // Kafka resets every follower to an unknown LEO, counting ISR
+            // members as caught up now so they are not shrunk at once.
+            let now = crate::now_ms();
+            s.epoch_start_offset = leo;
+            s.followers = s
+                .replicas
+                .iter()
+                .filter(|r| **r != self.broker_id)
+                .map(|r| (*r, FollowerState { leo: -1, last_fetch_leo: -1, last_fetch_ms: 0, last_caught_up_ms: now }))
+                .collect();
+        }
         drop(s);
         if newly {
             if let Ok(mut log) = self.log.lock() {
                 let leo = log.log_end_offset();
-                if log.epochs.assign(leader_epoch, leo) {
+                if log.epochs.assign(info.leader_epoch, leo) {
                     if let Err(e) = log.epochs.save(&log.dir) {
                         tracing::error!(error = %e, "cannot write leader-epoch-checkpoint");
                     }
                 }
             }
-            tracing::info!(topic = %self.topic, partition = self.index, leader_epoch, "became leader");
+            tracing::info!(topic = %self.topic, partition = self.index, leader_epoch = info.leader_epoch, "became leader");
         }
         self.maybe_increment_hw();
         newly
+    }
+
+    pub fn leader_id(&self) -> i32 {
+        self.state.lock().map(|s| s.leader).unwrap_or(-1)
+    }
+
+    /// This broker is in the replica set and someone else leads.
+    pub fn is_follower(&self) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.leader >= 0 && s.leader != self.broker_id && s.replicas.contains(&self.broker_id))
+            .unwrap_or(false)
+    }
+
+    pub fn isr(&self) -> Vec<i32> {
+        self.state.lock().map(|s| s.isr.clone()).unwrap_or_default()
     }
 
     /// HW = min LEO over the ISR (the leader's own LEO included).
@@ -146,7 +221,7 @@ impl Partition {
         let mut hw = leo;
         for r in &s.isr {
             if *r != self.broker_id {
-                hw = hw.min(s.follower_leo.get(r).copied().unwrap_or(0));
+                hw = hw.min(s.followers.get(r).map(|f| f.leo).unwrap_or(-1));
             }
         }
         drop(s);
@@ -189,7 +264,12 @@ impl Partition {
         // offsets instead of being written again.
         match log.producers.check(headers)? {
             Check::Duplicate { first_offset, last_offset } => {
-                return Ok(AppendInfo { first_offset, last_offset, log_start_offset: log.log_start_offset });
+                return Ok(AppendInfo {
+                    first_offset,
+                    last_offset,
+                    log_start_offset: log.log_start_offset,
+                    leader_epoch: epoch,
+                });
             }
             Check::Append => {}
         }
@@ -204,7 +284,28 @@ impl Partition {
         let log_start_offset = log.log_start_offset;
         drop(log);
         self.maybe_increment_hw();
-        Ok(AppendInfo { first_offset: first, last_offset: last, log_start_offset })
+        Ok(AppendInfo { first_offset: first, last_offset: last, log_start_offset, leader_epoch: epoch })
+    }
+
+    /// acks=all: wait until the HW covers `last_offset`. If leadership
+    /// moved meanwhile the records may be gone from the new leader's log,
+    /// so they are not acknowledged (NOT_LEADER_OR_FOLLOWER, and the
+    /// producer retries).
+    pub async fn wait_replicated(
+        &self,
+        last_offset: i64,
+        leader_epoch: i32,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), ResponseError> {
+        let mut rx = self.subscribe_hw();
+        let reached = matches!(tokio::time::timeout_at(deadline, rx.wait_for(|hw| *hw > last_offset)).await, Ok(Ok(_)));
+        if !self.is_leader() || self.leader_epoch() != leader_epoch {
+            Err(ResponseError::NotLeaderOrFollower)
+        } else if reached {
+            Ok(())
+        } else {
+            Err(ResponseError::RequestTimedOut)
+        }
     }
 
     /// Read for a consumer (bounded by the HW) or a follower (by the LEO).

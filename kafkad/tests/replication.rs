@@ -1,0 +1,256 @@
+//! Replication between brokers: three kafkad processes on one zookeeperd.
+//! Followers copy the leader's batches byte for byte, the ISR shrinks and
+//! grows as Kafka's does, acks=all survives a kill -9 of the leader, and
+//! min.insync.replicas refuses writes the ISR cannot cover.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{kcat, py_script, rpc, wait_for, Kafkad};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    CreateTopicsRequest, CreateTopicsResponse, MetadataRequest, MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use system_tests::ZkServer;
+
+const T: Duration = Duration::from_secs(60);
+
+struct Cluster {
+    _zk: ZkServer,
+    brokers: Vec<Kafkad>,
+    _tmp: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start(n: i32, extra: &str) -> Cluster {
+        let zk = ZkServer::start(&[]);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let brokers =
+            (0..n).map(|id| Kafkad::start_member(&tmp.path().join(format!("b{id}")), id, &zk.addr(), extra)).collect();
+        Cluster { _zk: zk, brokers, _tmp: tmp }
+    }
+
+    fn bootstrap(&self) -> String {
+        self.brokers.iter().filter(|b| b.child.is_some()).map(|b| b.bootstrap()).collect::<Vec<_>>().join(",")
+    }
+
+    /// A running broker's port, for requests.
+    fn any_port(&self) -> u16 {
+        self.brokers.iter().find(|b| b.child.is_some()).expect("a running broker").port
+    }
+
+    fn broker(&mut self, id: i32) -> &mut Kafkad {
+        &mut self.brokers[id as usize]
+    }
+
+    /// (leader, isr) of a partition as the cluster reports it.
+    fn state(&self, topic: &str, p: i32) -> Option<(i32, Vec<i32>)> {
+        let mut t = MetadataRequestTopic::default();
+        t.name = Some(TopicName(StrBytes::from_string(topic.to_string())));
+        let mut req = MetadataRequest::default();
+        req.topics = Some(vec![t]);
+        let resp: MetadataResponse = rpc(self.any_port(), 9, &req);
+        let pm = resp.topics.first()?.partitions.iter().find(|x| x.partition_index == p)?;
+        let mut isr: Vec<i32> = pm.isr_nodes.iter().map(|b| b.0).collect();
+        isr.sort();
+        Some((pm.leader_id.0, isr))
+    }
+
+    fn wait_isr(&self, topic: &str, p: i32, isr: &[i32]) -> i32 {
+        wait_for(&format!("{topic}-{p} ISR {isr:?}"), T, || {
+            self.state(topic, p).filter(|(l, i)| *l >= 0 && i == isr).map(|(l, _)| l)
+        })
+    }
+
+    fn create_topic(&self, name: &str, partitions: i32, rf: i16, configs: &[(&str, &str)]) {
+        let mut t = CreatableTopic::default();
+        t.name = TopicName(StrBytes::from_string(name.to_string()));
+        t.num_partitions = partitions;
+        t.replication_factor = rf;
+        for (k, v) in configs {
+            let mut c = CreatableTopicConfig::default();
+            c.name = StrBytes::from_string(k.to_string());
+            c.value = Some(StrBytes::from_string(v.to_string()));
+            t.configs.push(c);
+        }
+        let mut req = CreateTopicsRequest::default();
+        req.topics.push(t);
+        req.timeout_ms = 10_000;
+        let resp: CreateTopicsResponse = rpc(self.any_port(), 5, &req);
+        assert_eq!(resp.topics[0].error_code, 0, "create {name}");
+    }
+}
+
+/// The partition's log as one byte string: every segment in offset order.
+fn log_bytes(broker_dir: &Path, topic: &str, p: i32) -> Vec<u8> {
+    let dir: PathBuf = broker_dir.join("logs").join(format!("{topic}-{p}"));
+    let mut segs: Vec<(i64, PathBuf)> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    name.strip_suffix(".log").and_then(|s| s.parse().ok()).map(|b| (b, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    segs.sort();
+    segs.into_iter().flat_map(|(_, path)| std::fs::read(path).unwrap_or_default()).collect()
+}
+
+fn signal(k: &Kafkad, sig: &str) {
+    let pid = k.child.as_ref().expect("running").id().to_string();
+    assert!(Command::new("kill").args([sig, &pid]).status().expect("kill").success());
+}
+
+/// Offsets and values of everything in the partition, via kcat.
+fn consume_all(bootstrap: &str, topic: &str, expected: usize) -> Vec<(i64, String)> {
+    wait_for(&format!("{expected} records in {topic}"), T, || {
+        let out =
+            kcat(&["-b", bootstrap, "-C", "-t", topic, "-p", "0", "-o", "beginning", "-e", "-f", "%o %s\n"], None);
+        let recs: Vec<(i64, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(' ').and_then(|(o, v)| Some((o.parse().ok()?, v.to_string()))))
+            .collect();
+        (recs.len() >= expected).then_some(recs)
+    })
+}
+
+#[test]
+fn acks_all_survives_leader_kill9_and_the_old_leader_rejoins() {
+    let mut c = Cluster::start(3, "replica.lag.time.max.ms=10000\nmin.insync.replicas=2");
+    c.create_topic("replicated", 1, 3, &[]);
+    let leader = c.wait_isr("replicated", 0, &[0, 1, 2]);
+
+    const N: usize = 3000;
+    let mut producer = Command::new("timeout")
+        .args(["180", "python3"])
+        .arg(py_script("counted_producer.py"))
+        .args([&c.bootstrap(), "replicated", &N.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3");
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = producer.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut acked: Vec<(i64, String)> = Vec::new();
+    let mut errors = Vec::new();
+    let mut killed = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(170);
+    loop {
+        let line =
+            rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).unwrap_or_else(|_| {
+                panic!("producer stalled after {} acks; leader log:\n{}", acked.len(), c.broker(leader).log())
+            });
+        if line == "DONE" {
+            break;
+        }
+        let f: Vec<&str> = line.splitn(4, ' ').collect();
+        match f.as_slice() {
+            ["ACK", _, off, v] => acked.push((off.parse().expect("offset"), v.to_string())),
+            _ => errors.push(line.clone()),
+        }
+        if !killed && acked.len() >= N / 4 {
+            // Mid-stream: the leader dies without a word.
+            c.broker(leader).kill9();
+            killed = true;
+        }
+    }
+    let _ = producer.wait();
+    assert!(killed);
+    assert!(errors.is_empty(), "delivery failures: {:?}", &errors[..errors.len().min(5)]);
+    assert_eq!(acked.len(), N, "every record acknowledged once");
+
+    // A survivor leads, and the dead broker is out of the ISR.
+    let survivors: Vec<i32> = (0..3).filter(|b| *b != leader).collect();
+    let new_leader = c.wait_isr("replicated", 0, &survivors);
+    assert_ne!(new_leader, leader);
+
+    // Every acknowledged record is there, at the offset it was acknowledged
+    // with; offsets are contiguous and nothing is duplicated.
+    let got = consume_all(&c.bootstrap(), "replicated", N);
+    assert_eq!(got.len(), N, "idempotence: no duplicates after the failover");
+    for (i, (o, _)) in got.iter().enumerate() {
+        assert_eq!(*o, i as i64, "contiguous offsets");
+    }
+    for (o, v) in &acked {
+        assert_eq!(&got[*o as usize].1, v, "acknowledged record at offset {o}");
+    }
+
+    // The old leader comes back, truncates what it alone had, catches up
+    // and rejoins the ISR; all three logs are then the same bytes.
+    c.broker(leader).restart();
+    c.wait_isr("replicated", 0, &[0, 1, 2]);
+    let dirs: Vec<PathBuf> = c.brokers.iter().map(|b| b.dir.clone()).collect();
+    wait_for("identical logs on all three brokers", T, || {
+        let logs: Vec<Vec<u8>> = dirs.iter().map(|d| log_bytes(d, "replicated", 0)).collect();
+        (!logs[0].is_empty() && logs.iter().all(|l| *l == logs[0])).then_some(())
+    });
+    // Kafka's own files on the followers too.
+    for d in &dirs {
+        let p = d.join("logs/replicated-0");
+        assert!(p.join("leader-epoch-checkpoint").exists() && p.join("partition.metadata").exists());
+    }
+}
+
+#[test]
+fn lagging_follower_leaves_the_isr_and_min_insync_refuses_acks_all() {
+    // A long ZooKeeper session: the ISR shrinks by replica lag, not because
+    // the stopped brokers lost their sessions.
+    let mut c =
+        Cluster::start(3, "replica.lag.time.max.ms=2000\nmin.insync.replicas=2\nzookeeper.session.timeout.ms=60000");
+    c.create_topic("lagging", 1, 3, &[]);
+    let leader = c.wait_isr("lagging", 0, &[0, 1, 2]);
+    let b = c.brokers[leader as usize].bootstrap();
+    let out = kcat(&["-b", &b, "-P", "-t", "lagging", "-p", "0", "-X", "acks=all"], Some(b"one\ntwo\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let followers: Vec<i32> = (0..3).filter(|x| *x != leader).collect();
+    signal(&c.brokers[followers[0] as usize], "-STOP");
+    let mut rest = vec![leader, followers[1]];
+    rest.sort();
+    c.wait_isr("lagging", 0, &rest);
+    assert!(c.broker(leader).log().contains("shrinking ISR"), "the leader shrank the ISR");
+    // Two in sync: acks=all still works.
+    let out = kcat(&["-b", &b, "-P", "-t", "lagging", "-p", "0", "-X", "acks=all"], Some(b"three\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    signal(&c.brokers[followers[1] as usize], "-STOP");
+    c.wait_isr("lagging", 0, &[leader]);
+    // One in sync, min.insync.replicas=2: refused, and nothing is stored.
+    let out = kcat(
+        &["-b", &b, "-P", "-t", "lagging", "-p", "0", "-X", "acks=all", "-X", "message.send.max.retries=0"],
+        Some(b"refused\n"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Not enough in-sync replicas"), "{err}");
+    // acks=1 still goes through.
+    let out = kcat(&["-b", &b, "-P", "-t", "lagging", "-p", "0", "-X", "acks=1"], Some(b"four\n"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Both resume, catch up, and rejoin.
+    signal(&c.brokers[followers[0] as usize], "-CONT");
+    signal(&c.brokers[followers[1] as usize], "-CONT");
+    c.wait_isr("lagging", 0, &[0, 1, 2]);
+    let got: Vec<String> = consume_all(&b, "lagging", 4).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(got, vec!["one", "two", "three", "four"]);
+    let dirs: Vec<PathBuf> = c.brokers.iter().map(|b| b.dir.clone()).collect();
+    wait_for("followers hold the same bytes", T, || {
+        let logs: Vec<Vec<u8>> = dirs.iter().map(|d| log_bytes(d, "lagging", 0)).collect();
+        logs.iter().all(|l| *l == logs[0]).then_some(())
+    });
+}
