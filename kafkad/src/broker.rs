@@ -33,6 +33,9 @@ pub struct Broker {
     /// Wakes the controller loop.
     pub controller_kick: Notify,
     pub is_controller: AtomicBool,
+    /// Our controller epoch while we are the controller (fences the writes
+    /// of ElectLeaders and AlterPartitionReassignments).
+    controller_epoch: std::sync::Mutex<Option<crate::zk::controller::Epoch>>,
     /// Next producer id and the end of the claimed block.
     pub producer_ids: tokio::sync::Mutex<(i64, i64)>,
     pub groups: Arc<GroupCoordinator>,
@@ -66,6 +69,7 @@ impl Broker {
             refresh: Notify::new(),
             controller_kick: Notify::new(),
             is_controller: AtomicBool::new(false),
+            controller_epoch: std::sync::Mutex::new(None),
             producer_ids: tokio::sync::Mutex::new((0, -1)),
             groups,
             endpoints,
@@ -85,6 +89,16 @@ impl Broker {
 
     pub fn is_controller(&self) -> bool {
         self.is_controller.load(Ordering::SeqCst)
+    }
+
+    pub fn controller_epoch(&self) -> Option<crate::zk::controller::Epoch> {
+        self.controller_epoch.lock().ok().and_then(|e| *e)
+    }
+
+    pub fn set_controller_epoch(&self, e: Option<crate::zk::controller::Epoch>) {
+        if let Ok(mut g) = self.controller_epoch.lock() {
+            *g = e;
+        }
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
@@ -237,10 +251,25 @@ impl Broker {
             let replicas = (0..replication_factor as usize).map(|r| live[(start + p as usize + r) % n]).collect();
             assignment.insert(p, replicas);
         }
+        self.create_topic_with(name, &assignment, config).await
+    }
+
+    /// Create a topic with a given replica assignment (CreateTopics with
+    /// assignments, kafka-topics --replica-assignment).
+    pub async fn create_topic_with(
+        &self,
+        name: &str,
+        assignment: &BTreeMap<i32, Vec<i32>>,
+        config: &BTreeMap<String, String>,
+    ) -> Result<uuid::Uuid, kafka_protocol::ResponseError> {
+        use kafka_protocol::ResponseError as E;
+        if validate_topic_name(name).is_err() {
+            return Err(E::InvalidTopicException);
+        }
         let id = crate::metadata::random_kafka_uuid();
-        match self.zk.create_topic(name, &assignment, &id, config).await {
+        match self.zk.create_topic(name, assignment, &id, config).await {
             Ok(()) => {
-                tracing::info!(topic = name, partitions, replication_factor, "created topic in zookeeper");
+                tracing::info!(topic = name, partitions = assignment.len(), "created topic in zookeeper");
                 self.controller_kick.notify_one();
                 self.refresh.notify_one();
                 Ok(id)

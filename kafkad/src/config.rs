@@ -102,6 +102,9 @@ const KNOWN_KEYS: &[&str] = &[
     "replica.fetch.response.max.bytes",
     "replica.fetch.backoff.ms",
     "replica.socket.timeout.ms",
+    "auto.leader.rebalance.enable",
+    "leader.imbalance.per.broker.percentage",
+    "leader.imbalance.check.interval.seconds",
 ];
 
 /// Follower fetching and ISR upkeep (Kafka's replica.* keys and defaults).
@@ -203,6 +206,10 @@ pub struct BrokerConfig {
     pub delete_topic_enable: bool,
     pub min_insync_replicas: i32,
     pub unclean_leader_election: bool,
+    /// The controller moves leadership back to preferred replicas.
+    pub auto_leader_rebalance: bool,
+    pub leader_imbalance_per_broker_percentage: u32,
+    pub leader_imbalance_check_interval_seconds: u64,
     pub max_connections: usize,
     pub replica: ReplicaConfig,
     /// Keys present but not understood, for a warning at startup.
@@ -390,6 +397,11 @@ impl BrokerConfig {
             delete_topic_enable: map.bool_or("delete.topic.enable", true)?,
             min_insync_replicas: map.parse_or("min.insync.replicas", 1)?,
             unclean_leader_election: map.bool_or("unclean.leader.election.enable", false)?,
+            auto_leader_rebalance: map.bool_or("auto.leader.rebalance.enable", true)?,
+            leader_imbalance_per_broker_percentage: map.parse_or("leader.imbalance.per.broker.percentage", 10)?,
+            leader_imbalance_check_interval_seconds: map
+                .parse_or::<u64>("leader.imbalance.check.interval.seconds", 300)?
+                .max(1),
             max_connections: map.parse_or("max.connections", 10_000)?,
             replica: ReplicaConfig::from_map(map)?,
             unknown_keys,

@@ -169,10 +169,14 @@ pub const BROKER_CONFIGS: &[(&str, Type, Option<&str>, bool)] = &[
     ("compression.type", Type::String, Some("producer"), true),
     ("default.replication.factor", Type::Int, Some("1"), false),
     ("delete.topic.enable", Type::Boolean, Some("true"), false),
+    // Replication throttles: stored and described as Kafka does; kafkad's
+    // replica fetchers do not throttle.
+    ("follower.replication.throttled.rate", Type::Long, Some(LMAX), true),
     ("group.initial.rebalance.delay.ms", Type::Int, Some("3000"), false),
     ("group.max.session.timeout.ms", Type::Int, Some("1800000"), false),
     ("group.min.session.timeout.ms", Type::Int, Some("6000"), false),
     ("inter.broker.listener.name", Type::String, None, false),
+    ("leader.replication.throttled.rate", Type::Long, Some(LMAX), true),
     (
         "listener.security.protocol.map",
         Type::String,
@@ -216,6 +220,7 @@ pub const BROKER_CONFIGS: &[(&str, Type, Option<&str>, bool)] = &[
     ("num.partitions", Type::Int, Some("1"), false),
     ("offsets.topic.num.partitions", Type::Int, Some("50"), false),
     ("offsets.topic.replication.factor", Type::Short, Some("3"), false),
+    ("replica.alter.log.dirs.io.max.bytes.per.second", Type::Long, Some(LMAX), true),
     ("socket.request.max.bytes", Type::Int, Some("104857600"), false),
     ("unclean.leader.election.enable", Type::Boolean, Some("false"), true),
     ("zookeeper.connect", Type::String, None, false),

@@ -31,6 +31,9 @@ pub struct PartitionInfo {
     pub controller_epoch: i32,
     /// zkVersion of the state znode, for conditional updates.
     pub zk_version: i32,
+    /// An ongoing reassignment's replicas being added and removed.
+    pub adding: Vec<i32>,
+    pub removing: Vec<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,31 +125,65 @@ pub fn parse_broker(id: i32, data: &[u8]) -> Option<BrokerInfo> {
     Some(BrokerInfo { id, endpoints, rack })
 }
 
-pub fn topic_assignment_json(assignment: &BTreeMap<i32, Vec<i32>>, topic_id: &Uuid) -> Vec<u8> {
-    let parts: serde_json::Map<String, Value> = assignment.iter().map(|(p, r)| (p.to_string(), json!(r))).collect();
-    json!({
-        "version": 3,
-        "partitions": parts,
-        "adding_replicas": {},
-        "removing_replicas": {},
-        "topic_id": uuid_to_kafka(topic_id),
-    })
-    .to_string()
-    .into_bytes()
+/// /brokers/topics/T (Kafka's TopicZNode, version 3): the replica
+/// assignment, the replicas being added and removed by an ongoing
+/// reassignment (KIP-455), and the topic id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicZnode {
+    pub partitions: BTreeMap<i32, Vec<i32>>,
+    pub adding: BTreeMap<i32, Vec<i32>>,
+    pub removing: BTreeMap<i32, Vec<i32>>,
+    /// Older versions have none; the controller adds one.
+    pub topic_id: Option<Uuid>,
 }
 
-/// (assignment, topic id if present). Older versions have no topic_id; the
-/// controller adds one.
-pub fn parse_topic_assignment(data: &[u8]) -> Option<(BTreeMap<i32, Vec<i32>>, Option<Uuid>)> {
-    let v: Value = serde_json::from_slice(data).ok()?;
+fn partition_map(v: Option<&Value>) -> Option<BTreeMap<i32, Vec<i32>>> {
     let mut out = BTreeMap::new();
-    for (p, r) in v.get("partitions")?.as_object()? {
+    let Some(obj) = v.and_then(Value::as_object) else { return Some(out) };
+    for (p, r) in obj {
         let p: i32 = p.parse().ok()?;
-        let replicas: Vec<i32> = r.as_array()?.iter().filter_map(|x| x.as_i64().map(|x| x as i32)).collect();
-        out.insert(p, replicas);
+        out.insert(p, r.as_array()?.iter().filter_map(|x| x.as_i64().map(|x| x as i32)).collect());
     }
-    let id = v.get("topic_id").and_then(Value::as_str).and_then(uuid_from_kafka);
-    Some((out, id))
+    Some(out)
+}
+
+fn partition_json(m: &BTreeMap<i32, Vec<i32>>) -> Value {
+    Value::Object(m.iter().map(|(p, r)| (p.to_string(), json!(r))).collect())
+}
+
+impl TopicZnode {
+    pub fn new(partitions: BTreeMap<i32, Vec<i32>>, topic_id: Uuid) -> TopicZnode {
+        TopicZnode { partitions, topic_id: Some(topic_id), ..Default::default() }
+    }
+
+    pub fn parse(data: &[u8]) -> Option<TopicZnode> {
+        let v: Value = serde_json::from_slice(data).ok()?;
+        v.get("partitions")?.as_object()?;
+        Some(TopicZnode {
+            partitions: partition_map(v.get("partitions"))?,
+            adding: partition_map(v.get("adding_replicas"))?,
+            removing: partition_map(v.get("removing_replicas"))?,
+            topic_id: v.get("topic_id").and_then(Value::as_str).and_then(uuid_from_kafka),
+        })
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = json!({
+            "version": 3,
+            "partitions": partition_json(&self.partitions),
+            "adding_replicas": partition_json(&self.adding),
+            "removing_replicas": partition_json(&self.removing),
+        });
+        if let Some(id) = &self.topic_id {
+            v["topic_id"] = json!(uuid_to_kafka(id));
+        }
+        v.to_string().into_bytes()
+    }
+
+    /// A reassignment of partition `p` is under way.
+    pub fn reassigning(&self, p: i32) -> bool {
+        self.adding.get(&p).is_some_and(|a| !a.is_empty()) || self.removing.get(&p).is_some_and(|r| !r.is_empty())
+    }
 }
 
 pub fn partition_state_json(leader: i32, leader_epoch: i32, isr: &[i32], controller_epoch: i32) -> Vec<u8> {
@@ -202,9 +239,15 @@ mod tests {
         let mut a = BTreeMap::new();
         a.insert(0, vec![1, 2]);
         let id = random_kafka_uuid();
-        let (back, bid) = parse_topic_assignment(&topic_assignment_json(&a, &id)).expect("parse");
-        assert_eq!(back, a);
-        assert_eq!(bid, Some(id));
+        let mut zn = TopicZnode::new(a.clone(), id);
+        zn.adding.insert(0, vec![3]);
+        zn.removing.insert(0, vec![1]);
+        let back = TopicZnode::parse(&zn.to_json()).expect("parse");
+        assert_eq!(back, zn);
+        assert!(back.reassigning(0) && !back.reassigning(1));
+        // Kafka 2.x wrote no topic_id and no reassignment fields.
+        let old = TopicZnode::parse(br#"{"version":1,"partitions":{"0":[1,2]}}"#).expect("v1");
+        assert_eq!((old.partitions, old.topic_id, old.adding.len()), (a, None, 0));
         let (l, e, isr, ce) = parse_partition_state(&partition_state_json(1, 3, &[1, 2], 4)).expect("state");
         assert_eq!((l, e, isr, ce), (1, 3, vec![1, 2], 4));
         let b = parse_broker(

@@ -22,6 +22,7 @@ mod perf_consumer;
 mod pipeline;
 mod producer;
 mod reassign;
+mod reassign_api;
 mod reassign_zk;
 mod topics;
 mod topics_zk;

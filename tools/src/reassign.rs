@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use kafka_protocol::messages::{AlterPartitionReassignmentsRequest, ApiKey};
+use kafka_protocol::messages::ApiKey;
 use serde_json::Value;
 
 use crate::client::Cluster;
@@ -213,12 +213,8 @@ async fn run_action(p: &Parsed, action: &str) -> Result<()> {
             Ok(())
         }
         "execute" | "verify" | "cancel" | "list" => {
-            let has_api = cl.any().await?.supports(ApiKey::AlterPartitionReassignments);
-            if has_api {
-                let _ = cl.any().await?.version::<AlterPartitionReassignmentsRequest>(0)?;
-                return Err(ToolError::Msg(format!(
-                    "Error: kafka-tools does not drive the AlterPartitionReassignments API yet (--{action})"
-                )));
+            if cl.any().await?.supports(ApiKey::AlterPartitionReassignments) {
+                return crate::reassign_api::run(&mut cl, p, action).await;
             }
             // Kafka's tool lists ongoing reassignments first for every one of these actions.
             let Some(zc) = zk_connect else { return Err(unsupported("LIST_PARTITION_REASSIGNMENTS")) };

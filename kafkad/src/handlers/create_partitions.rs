@@ -2,8 +2,6 @@
 //! new partitions (conditional on the znode version), its own watch then
 //! creates their state, and the answer waits until they have leaders.
 
-use std::collections::BTreeMap;
-
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, ResponseKind};
 use kafka_protocol::ResponseError;
@@ -81,9 +79,16 @@ async fn add(
     if broker.metadata().topics.get(name).map(|t| t.deleting).unwrap_or(false) {
         return Err((ResponseError::InvalidTopicException, format!("The topic '{name}' is queued for deletion.")));
     }
-    let Some((mut assignment, Some(id))) = metadata::parse_topic_assignment(&data) else {
+    let Some(mut zn) = metadata::TopicZnode::parse(&data).filter(|z| z.topic_id.is_some()) else {
         return Err((ResponseError::UnknownServerError, format!("unreadable assignment for {name}")));
     };
+    if zn.partitions.keys().any(|p| zn.reassigning(*p)) {
+        return Err((
+            ResponseError::ReassignmentInProgress,
+            format!("A partition reassignment is in progress for the topic '{name}'."),
+        ));
+    }
+    let assignment = &zn.partitions;
     let old = assignment.len() as i32;
     if count < old {
         return Err((
@@ -138,11 +143,10 @@ async fn add(
     if validate_only {
         return Ok(false);
     }
-    let mut extended: BTreeMap<i32, Vec<i32>> = std::mem::take(&mut assignment);
     for (i, replicas) in new.into_iter().enumerate() {
-        extended.insert(old + i as i32, replicas);
+        zn.partitions.insert(old + i as i32, replicas);
     }
-    match broker.zk.set_topic_assignment(name, &extended, &id, stat.version).await {
+    match broker.zk.set_topic_znode(name, &zn, stat.version).await {
         Ok(()) => {
             tracing::info!(topic = name, from = old, to = count, "adding partitions");
             Ok(true)

@@ -36,12 +36,16 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> HandlerRe
             Err((ResponseError::NotController, "this broker is not the controller".into()))
         } else if dups.contains(&name) {
             Err((ResponseError::InvalidRequest, "topic listed twice".into()))
-        } else if !t.assignments.is_empty() {
-            Err((ResponseError::InvalidRequest, "manual replica assignment is not supported yet".into()))
         } else if let Err(reason) = validate_topic_name(&name) {
             Err((ResponseError::InvalidTopicException, format!("invalid topic name: {reason}")))
         } else if broker.metadata().topics.contains_key(&name) {
             Err((ResponseError::TopicAlreadyExists, format!("Topic '{name}' already exists.")))
+        } else if !t.assignments.is_empty() {
+            match manual_assignment(broker, t) {
+                Err(e) => Err(e),
+                Ok(_) if req.validate_only => Ok(None),
+                Ok(a) => broker.create_topic_with(&name, &a, &config).await.map(Some).map_err(|e| (e, String::new())),
+            }
         } else if req.validate_only {
             let live = broker.metadata().brokers.len();
             if partitions < 1 {
@@ -66,6 +70,10 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> HandlerRe
                 )),
                 Err(e) => Err((e, String::new())),
             }
+        };
+        let (partitions, rf) = match t.assignments.first() {
+            Some(a) => (t.assignments.len() as i32, a.broker_ids.len() as i16),
+            None => (partitions, rf),
         };
         match outcome {
             Ok(id) => {
@@ -106,4 +114,45 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> HandlerRe
         }
     }
     Ok(Some(ResponseKind::CreateTopics(resp)))
+}
+
+/// Kafka's checks on a manual assignment (ZkAdminManager.createTopics and
+/// AdminZkClient.validateTopicCreate).
+fn manual_assignment(
+    broker: &crate::broker::Broker,
+    t: &kafka_protocol::messages::create_topics_request::CreatableTopic,
+) -> Result<BTreeMap<i32, Vec<i32>>, (ResponseError, String)> {
+    let bad = |m: String| Err((ResponseError::InvalidReplicaAssignment, m));
+    if t.num_partitions != -1 || t.replication_factor != -1 {
+        return Err((
+            ResponseError::InvalidRequest,
+            "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into(),
+        ));
+    }
+    let a: BTreeMap<i32, Vec<i32>> =
+        t.assignments.iter().map(|x| (x.partition_index, x.broker_ids.iter().map(|b| b.0).collect())).collect();
+    if a.len() != t.assignments.len() || a.keys().copied().ne(0..a.len() as i32) {
+        return bad("partitions should be a consecutive 0-based integer sequence".into());
+    }
+    let rf = a.get(&0).map(Vec::len).unwrap_or(0);
+    for (p, r) in &a {
+        if r.is_empty() {
+            return bad(format!("Replica assignment for partition {p} is empty."));
+        }
+        if r.len() != rf {
+            return bad("All partitions should have the same number of replicas".into());
+        }
+        if r.iter().collect::<HashSet<_>>().len() != r.len() {
+            return bad(format!("Duplicate replica assignment found: {r:?}"));
+        }
+    }
+    let live = broker.metadata().brokers.keys().copied().collect::<HashSet<i32>>();
+    let mut unknown: Vec<i32> = a.values().flatten().copied().filter(|b| !live.contains(b)).collect();
+    unknown.sort();
+    unknown.dedup();
+    if !unknown.is_empty() {
+        let list = unknown.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
+        return bad(format!("Unknown broker(s) in replica assignment: {list}."));
+    }
+    Ok(a)
 }

@@ -2,6 +2,7 @@
 //! here is neither advertised in ApiVersions nor served.
 
 pub mod alter_configs;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -12,6 +13,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -21,6 +23,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -66,6 +69,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::AlterPartitionReassignments, 0, 0),
+    (ApiKey::ListPartitionReassignments, 0, 0),
 ];
 
 pub fn supported_range(key: ApiKey) -> Option<(i16, i16)> {
@@ -103,6 +109,9 @@ pub async fn dispatch(ctx: &RequestContext, req: RequestKind) -> HandlerResult {
         RequestKind::IncrementalAlterConfigs(r) => incremental_alter_configs::handle(ctx, r).await,
         RequestKind::OffsetDelete(r) => offset_delete::handle(ctx, r).await,
         RequestKind::DescribeCluster(r) => describe_cluster::handle(ctx, r).await,
+        RequestKind::ElectLeaders(r) => elect_leaders::handle(ctx, r).await,
+        RequestKind::AlterPartitionReassignments(r) => alter_partition_reassignments::handle(ctx, r).await,
+        RequestKind::ListPartitionReassignments(r) => list_partition_reassignments::handle(ctx, r).await,
         // Unreachable in practice: the connection rejects keys missing
         // from SUPPORTED before decoding.
         other => Err(ConnectionError::Malformed(format!("no handler for {:?}", std::mem::discriminant(&other)))),

@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 use zookeeper_client::Error as ZkErr;
 
 use crate::broker::Broker;
-use crate::metadata;
 use crate::zk::{ephemeral, persistent};
 
 const CONTROLLER: &str = "/controller";
@@ -21,13 +20,13 @@ const CONTROLLER_EPOCH: &str = "/controller_epoch";
 
 /// The fencing token of the controller we are.
 #[derive(Debug, Clone, Copy)]
-struct Epoch {
-    epoch: i32,
-    zk_version: i32,
+pub struct Epoch {
+    pub epoch: i32,
+    pub zk_version: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ControllerError {
+pub enum ControllerError {
     #[error("no longer controller")]
     Resigned,
     #[error(transparent)]
@@ -49,6 +48,7 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSi
         };
         match r {
             Ok(Some(epoch)) => {
+                broker.set_controller_epoch(Some(epoch));
                 broker.is_controller.store(true, Ordering::SeqCst);
                 tracing::info!(epoch = epoch.epoch, "this broker is now the controller");
                 let r = tokio::select! {
@@ -56,6 +56,7 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSi
                     _ = shutdown.recv() => Ok(()),
                 };
                 broker.is_controller.store(false, Ordering::SeqCst);
+                broker.set_controller_epoch(None);
                 match r {
                     Ok(()) | Err(ControllerError::Resigned) => tracing::info!("resigned as controller"),
                     Err(ControllerError::Zk(e)) => {
@@ -187,6 +188,8 @@ fn set_controller_id(broker: &Broker, id: i32) {
 
 async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), ControllerError> {
     let zk = &broker.zk.client();
+    let every = std::time::Duration::from_secs(broker.config.leader_imbalance_check_interval_seconds);
+    let mut rebalance_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         let mut watches = JoinSet::new();
         let (stat, w) = zk.check_and_watch_stat(CONTROLLER).await?;
@@ -208,23 +211,34 @@ async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), Controll
             let (_, w) = zk.check_and_watch_stat(&format!("/brokers/topics/{t}")).await?;
             watches.spawn(w.changed());
         }
+        let (_, w) = zk.check_and_watch_stat(super::reassign::LEGACY_NODE).await?;
+        watches.spawn(w.changed());
         let live: BTreeSet<i32> = ids.iter().filter_map(|s| s.parse().ok()).collect();
         for t in &deletes {
             delete_topic(broker, epoch, t, topics.contains(t)).await?;
         }
+        super::reassign::process_legacy(broker, epoch).await?;
         for t in topics.iter().filter(|t| !deletes.contains(t)) {
-            reconcile_topic(broker, epoch, t, &live).await?;
+            for spath in super::reconcile::reconcile_topic(broker, epoch, t, &live).await? {
+                let (_, w) = zk.check_and_watch_stat(&spath).await?;
+                watches.spawn(w.changed());
+            }
         }
         broker.refresh.notify_one();
         tokio::select! {
             _ = watches.join_next() => {}
             _ = broker.controller_kick.notified() => {}
+            _ = rebalance_tick.tick() => {
+                if broker.config.auto_leader_rebalance {
+                    super::election::rebalance(broker, epoch).await;
+                }
+            }
         }
     }
 }
 
 /// Run `ops` fenced by the controller epoch.
-async fn fenced(broker: &Broker, epoch: Epoch, ops: Vec<Op>) -> Result<(), ControllerError> {
+pub async fn fenced(broker: &Broker, epoch: Epoch, ops: Vec<Op>) -> Result<(), ControllerError> {
     let zk = &broker.zk.client();
     let mut m = zk.new_multi_writer();
     m.add_check_version(CONTROLLER_EPOCH, epoch.zk_version)?;
@@ -242,110 +256,10 @@ async fn fenced(broker: &Broker, epoch: Epoch, ops: Vec<Op>) -> Result<(), Contr
     }
 }
 
-enum Op {
+pub enum Op {
     Create(String, Vec<u8>),
     Set(String, Vec<u8>, Option<i32>),
     Delete(String),
-}
-
-async fn reconcile_topic(
-    broker: &Broker,
-    epoch: Epoch,
-    topic: &str,
-    live: &BTreeSet<i32>,
-) -> Result<(), ControllerError> {
-    let zk = &broker.zk;
-    let tpath = format!("/brokers/topics/{topic}");
-    let Some((data, tstat)) = zk.get(&tpath).await? else { return Ok(()) };
-    let Some((assignment, id)) = metadata::parse_topic_assignment(&data) else {
-        tracing::warn!(topic, "unparsable topic assignment in zookeeper; ignoring topic");
-        return Ok(());
-    };
-    if id.is_none() {
-        // Written by an old tool without a topic id: add one, as Kafka 2.8+
-        // controllers do.
-        let id = metadata::random_kafka_uuid();
-        let body = metadata::topic_assignment_json(&assignment, &id);
-        match fenced(broker, epoch, vec![Op::Set(tpath.clone(), body, Some(tstat.version))]).await {
-            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let unclean_topic = zk
-        .get(&format!("/config/topics/{topic}"))
-        .await?
-        .map(|(d, _)| metadata::parse_config(&d))
-        .and_then(|c| c.get("unclean.leader.election.enable").map(|v| v == "true"));
-    let unclean = unclean_topic.unwrap_or(broker.config.unclean_leader_election);
-    for (p, replicas) in &assignment {
-        let ppath = format!("{tpath}/partitions/{p}");
-        let spath = format!("{ppath}/state");
-        match zk.get(&spath).await? {
-            None => {
-                let online: Vec<i32> = replicas.iter().copied().filter(|r| live.contains(r)).collect();
-                let Some(&leader) = online.first() else { continue };
-                for parent in [format!("{tpath}/partitions"), ppath.clone()] {
-                    match zk.client().create(&parent, b"", &crate::zk::persistent()).await {
-                        Ok(_) | Err(ZkErr::NodeExists) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let body = metadata::partition_state_json(leader, 0, &online, epoch.epoch);
-                match fenced(broker, epoch, vec![Op::Create(spath, body)]).await {
-                    Ok(()) | Err(ControllerError::Zk(ZkErr::NodeExists)) => {}
-                    Err(e) => return Err(e),
-                }
-                tracing::info!(topic, partition = p, leader, "partition online");
-            }
-            Some((d, st)) => {
-                let Some((leader, leader_epoch, isr, _)) = metadata::parse_partition_state(&d) else { continue };
-                if leader >= 0 && live.contains(&leader) {
-                    // Kafka's controller takes dead followers out of the ISR
-                    // (OfflineReplica), bumping the leader epoch.
-                    let new_isr: Vec<i32> = isr.iter().copied().filter(|r| live.contains(r)).collect();
-                    if new_isr.len() < isr.len() && !new_isr.is_empty() {
-                        let body = metadata::partition_state_json(leader, leader_epoch + 1, &new_isr, epoch.epoch);
-                        match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
-                            Ok(()) => {
-                                tracing::info!(topic, partition = p, isr = ?new_isr, "offline replicas left the ISR")
-                            }
-                            Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    continue;
-                }
-                let clean = replicas.iter().copied().find(|r| live.contains(r) && isr.contains(r));
-                let (new_leader, new_isr) = match clean {
-                    Some(l) => (l, isr.iter().copied().filter(|r| live.contains(r)).collect::<Vec<_>>()),
-                    None if unclean => match replicas.iter().copied().find(|r| live.contains(r)) {
-                        Some(l) => (l, vec![l]),
-                        None => (-1, isr.clone()),
-                    },
-                    None => (-1, isr.clone()),
-                };
-                if new_leader == leader {
-                    continue;
-                }
-                // The last ISR member stays recorded while offline, so a
-                // clean election can pick it when it returns.
-                let new_isr = if new_isr.is_empty() { isr.clone() } else { new_isr };
-                let body = metadata::partition_state_json(new_leader, leader_epoch + 1, &new_isr, epoch.epoch);
-                match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
-                    Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
-                    Err(e) => return Err(e),
-                }
-                tracing::info!(
-                    topic,
-                    partition = p,
-                    leader = new_leader,
-                    leader_epoch = leader_epoch + 1,
-                    "leader elected"
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 async fn delete_topic(broker: &Broker, epoch: Epoch, topic: &str, exists: bool) -> Result<(), ControllerError> {

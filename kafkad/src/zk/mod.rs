@@ -4,6 +4,9 @@
 //! the submodules.
 
 pub mod controller;
+pub mod election;
+pub mod reassign;
+pub mod reconcile;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -249,8 +252,8 @@ impl Zk {
             }
             Err(e) => return Err(e.into()),
         }
-        match self.client().create(&tpath, &metadata::topic_assignment_json(assignment, topic_id), &persistent()).await
-        {
+        let zn = metadata::TopicZnode::new(assignment.clone(), *topic_id);
+        match self.client().create(&tpath, &zn.to_json(), &persistent()).await {
             Ok(_) => Ok(()),
             Err(ZkErr::NodeExists) => Err(CreateTopicError::Exists),
             Err(e) => Err(e.into()),
@@ -294,17 +297,10 @@ impl Zk {
         Ok(())
     }
 
-    /// Replace a topic's partition assignment, conditional on the znode
-    /// version read with it (CreatePartitions).
-    pub async fn set_topic_assignment(
-        &self,
-        name: &str,
-        assignment: &BTreeMap<i32, Vec<i32>>,
-        topic_id: &uuid::Uuid,
-        version: i32,
-    ) -> Result<(), ZkErr> {
+    /// Replace a topic znode, conditional on the version read with it.
+    pub async fn set_topic_znode(&self, name: &str, zn: &metadata::TopicZnode, version: i32) -> Result<(), ZkErr> {
         let path = format!("/brokers/topics/{name}");
-        self.client().set_data(&path, &metadata::topic_assignment_json(assignment, topic_id), Some(version)).await?;
+        self.client().set_data(&path, &zn.to_json(), Some(version)).await?;
         Ok(())
     }
 

@@ -106,12 +106,14 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
             Err(e) => return Err(e),
         };
         watches.spawn(w.changed());
-        let Some((assignment, id)) = metadata::parse_topic_assignment(&data) else { continue };
+        let Some(zn) = metadata::TopicZnode::parse(&data) else { continue };
         // Until the controller has stamped a topic id the topic is not
         // served; the data watch above brings the stamped version.
-        let Some(topic_id) = id else { continue };
+        let Some(topic_id) = zn.topic_id else { continue };
         let mut partitions = BTreeMap::new();
-        for (p, replicas) in assignment {
+        for (p, replicas) in zn.partitions.clone() {
+            let adding = zn.adding.get(&p).cloned().unwrap_or_default();
+            let removing = zn.removing.get(&p).cloned().unwrap_or_default();
             let spath = format!("{tpath}/partitions/{p}/state");
             let info = match client.get_and_watch_data(&spath).await {
                 Ok((d, st, w)) => {
@@ -123,6 +125,8 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
                         isr,
                         controller_epoch: ce,
                         zk_version: st.version,
+                        adding: adding.clone(),
+                        removing: removing.clone(),
                     })
                 }
                 Err(ZkErr::NoNode) => {
@@ -139,6 +143,8 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
                 isr: Vec::new(),
                 controller_epoch: -1,
                 zk_version: -1,
+                adding,
+                removing,
             });
             partitions.insert(p, info);
         }

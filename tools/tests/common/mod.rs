@@ -191,6 +191,12 @@ impl Home {
         });
     }
 
+    /// Send a signal (e.g. "-STOP", "-CONT") to the `n`th spawned process.
+    pub fn signal(&self, n: usize, sig: &str) {
+        let pid = self.children[n].id().to_string();
+        assert!(Command::new("kill").args([sig, &pid]).status().expect("kill").success());
+    }
+
     /// Kill -9 the `n`th spawned process.
     pub fn kill9(&mut self, n: usize) {
         let c = &mut self.children[n];
