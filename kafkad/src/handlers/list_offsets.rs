@@ -1,5 +1,7 @@
 //! ListOffsets (2): earliest (-2), latest (-1, the high watermark), max
 //! timestamp (-3), or the first offset with timestamp >= the target.
+//! Without transactions the last stable offset is the high watermark, so
+//! READ_COMMITTED (isolation_level 1) gets the same answers.
 
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
