@@ -41,3 +41,11 @@ fn read_committed_consumer_sees_all_records_and_lso_is_the_high_watermark() {
     }
     assert_eq!(parts.iter().map(|p| p.high_watermark).sum::<i64>(), 600);
 }
+
+#[test]
+fn cooperative_sticky_members_rebalance_incrementally_and_consume_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let k = Kafkad::start(tmp.path(), "num.partitions=6");
+    let out = run_py(&k, "cooperative_sticky.py", &["coop", "coop-group"]);
+    assert!(out.contains("revoke"), "{out}");
+}
