@@ -48,7 +48,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> HandlerRes
                                 let (ts, off) = p.max_timestamp();
                                 (off, ts)
                             }
-                            ts if ts >= 0 => p.offset_for_timestamp(ts).map(|(o, t)| (o, t)).unwrap_or((-1, -1)),
+                            ts if ts >= 0 => p.offset_for_timestamp(ts).unwrap_or((-1, -1)),
                             _ => {
                                 pr.error_code = ResponseError::InvalidRequest.code();
                                 (-1, -1)
