@@ -93,6 +93,7 @@ const KNOWN_KEYS: &[&str] = &[
     "min.insync.replicas",
     "unclean.leader.election.enable",
     "max.connections",
+    "max.incremental.fetch.session.cache.slots",
     "log.index.interval.bytes",
     "replica.high.watermark.checkpoint.interval.ms",
     "group.min.session.timeout.ms",
@@ -163,6 +164,8 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub unclean_leader_election: bool,
     pub max_connections: usize,
+    /// Incremental fetch sessions (KIP-227) kept at once; 0 turns them off.
+    pub max_incremental_fetch_session_cache_slots: usize,
     /// Keys present but not understood, for a warning at startup.
     pub unknown_keys: Vec<String>,
     pub ignored_keys: Vec<String>,
@@ -349,6 +352,8 @@ impl BrokerConfig {
             min_insync_replicas: map.parse_or("min.insync.replicas", 1)?,
             unclean_leader_election: map.bool_or("unclean.leader.election.enable", false)?,
             max_connections: map.parse_or("max.connections", 10_000)?,
+            max_incremental_fetch_session_cache_slots: map
+                .parse_or("max.incremental.fetch.session.cache.slots", 1000)?,
             unknown_keys,
             ignored_keys,
             props: map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
