@@ -46,6 +46,8 @@ pub struct Broker {
     /// /config/brokers/<id>.
     pub dynamic_config: RwLock<BTreeMap<String, String>>,
     pub metrics: crate::metrics::Metrics,
+    /// Incremental fetch sessions (KIP-227).
+    pub fetch_sessions: crate::fetch_session::FetchSessions,
 }
 
 impl Broker {
@@ -58,6 +60,7 @@ impl Broker {
         embedded_zk: bool,
     ) -> Broker {
         let groups = GroupCoordinator::new(&config);
+        let fetch_sessions = crate::fetch_session::FetchSessions::new(config.max_incremental_fetch_session_cache_slots);
         Broker {
             config,
             cluster_id,
@@ -76,6 +79,7 @@ impl Broker {
             embedded_zk,
             dynamic_config: RwLock::new(BTreeMap::new()),
             metrics: crate::metrics::Metrics::new(),
+            fetch_sessions,
         }
     }
 

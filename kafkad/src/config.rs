@@ -91,6 +91,7 @@ const KNOWN_KEYS: &[&str] = &[
     "min.insync.replicas",
     "unclean.leader.election.enable",
     "max.connections",
+    "max.incremental.fetch.session.cache.slots",
     "log.index.interval.bytes",
     "replica.high.watermark.checkpoint.interval.ms",
     "group.min.session.timeout.ms",
@@ -212,6 +213,8 @@ pub struct BrokerConfig {
     pub leader_imbalance_check_interval_seconds: u64,
     pub max_connections: usize,
     pub replica: ReplicaConfig,
+    /// Incremental fetch sessions (KIP-227) kept at once; 0 turns them off.
+    pub max_incremental_fetch_session_cache_slots: usize,
     /// Keys present but not understood, for a warning at startup.
     pub unknown_keys: Vec<String>,
     pub ignored_keys: Vec<String>,
@@ -404,6 +407,8 @@ impl BrokerConfig {
                 .max(1),
             max_connections: map.parse_or("max.connections", 10_000)?,
             replica: ReplicaConfig::from_map(map)?,
+            max_incremental_fetch_session_cache_slots: map
+                .parse_or("max.incremental.fetch.session.cache.slots", 1000)?,
             unknown_keys,
             ignored_keys,
             props: map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

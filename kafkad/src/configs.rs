@@ -215,6 +215,7 @@ pub const BROKER_CONFIGS: &[(&str, Type, Option<&str>, bool)] = &[
     ("log.roll.ms", Type::Long, None, true),
     ("log.segment.bytes", Type::Int, Some("1073741824"), true),
     ("log.segment.delete.delay.ms", Type::Long, Some("60000"), true),
+    ("max.incremental.fetch.session.cache.slots", Type::Int, Some("1000"), false),
     ("message.max.bytes", Type::Int, Some("1048588"), true),
     ("min.insync.replicas", Type::Int, Some("1"), true),
     ("num.partitions", Type::Int, Some("1"), false),

@@ -12,6 +12,7 @@ pub mod config;
 pub mod configs;
 pub mod connection;
 pub mod error;
+pub mod fetch_session;
 pub mod frame;
 pub mod group;
 pub mod handlers;

@@ -53,6 +53,10 @@ pub struct Metrics {
     under_replicated: Gauge,
     group_lag: Family<GroupPartitionLabels, Gauge>,
     group_offset: Family<GroupPartitionLabels, Gauge>,
+    fetch_sessions: Gauge,
+    fetch_session_partitions: Gauge,
+    fetch_session_evictions: Counter,
+    incremental_fetches: Counter,
 }
 
 impl Default for Metrics {
@@ -73,6 +77,10 @@ impl Metrics {
         let under_replicated = Gauge::default();
         let group_lag = Family::<GroupPartitionLabels, Gauge>::default();
         let group_offset = Family::<GroupPartitionLabels, Gauge>::default();
+        let fetch_sessions = Gauge::default();
+        let fetch_session_partitions = Gauge::default();
+        let fetch_session_evictions = Counter::default();
+        let incremental_fetches = Counter::default();
         // Names follow Kafka's BrokerTopicMetrics / RequestMetrics and
         // kafka_exporter's consumer-group metrics.
         registry.register("kafka_topic_bytes_in", "Bytes appended by producers", bytes_in.clone());
@@ -92,6 +100,25 @@ impl Metrics {
         );
         registry.register("kafka_consumergroup_lag", "High watermark minus committed offset", group_lag.clone());
         registry.register("kafka_consumergroup_current_offset", "Committed offset", group_offset.clone());
+        // Kafka's FetchSessionCache metrics (NumIncrementalFetchSessions,
+        // NumIncrementalFetchPartitionsCached, evictions), plus a count of
+        // incremental fetches served.
+        registry.register("kafka_fetch_sessions", "Incremental fetch sessions cached", fetch_sessions.clone());
+        registry.register(
+            "kafka_fetch_session_partitions",
+            "Partitions cached across fetch sessions",
+            fetch_session_partitions.clone(),
+        );
+        registry.register(
+            "kafka_fetch_session_evictions",
+            "Fetch sessions evicted to make room",
+            fetch_session_evictions.clone(),
+        );
+        registry.register(
+            "kafka_incremental_fetches",
+            "Fetch requests served on an existing fetch session",
+            incremental_fetches.clone(),
+        );
         Metrics {
             registry,
             bytes_in,
@@ -103,6 +130,10 @@ impl Metrics {
             under_replicated,
             group_lag,
             group_offset,
+            fetch_sessions,
+            fetch_session_partitions,
+            fetch_session_evictions,
+            incremental_fetches,
         }
     }
 
@@ -140,6 +171,12 @@ impl Metrics {
                 self.group_lag.get_or_create(&l).set((p.high_watermark() - committed.offset).max(0));
             }
         }
+        let s = broker.fetch_sessions.stats();
+        self.fetch_sessions.set(s.sessions as i64);
+        self.fetch_session_partitions.set(s.partitions as i64);
+        // The cache keeps the running totals; the counters catch up.
+        self.fetch_session_evictions.inc_by(s.evictions.saturating_sub(self.fetch_session_evictions.get()));
+        self.incremental_fetches.inc_by(s.incremental_fetches.saturating_sub(self.incremental_fetches.get()));
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::warn!(error = %e, "cannot encode metrics");

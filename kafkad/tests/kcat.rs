@@ -138,3 +138,141 @@ fn two_listeners_advertise_their_own_address() {
     });
     assert_eq!(String::from_utf8_lossy(&out.stdout), "x\n");
 }
+
+/// `kcat -G` (a balanced KafkaConsumer) runs until killed: its stdout lines
+/// arrive on a channel; Drop kills it if the test fails first.
+struct GroupConsumer {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl GroupConsumer {
+    fn start(bootstrap: &str, group: &str, topic: &str) -> GroupConsumer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("timeout")
+            .args(["120", "kcat", "-u", "-b", bootstrap, "-G", group, topic, "-f", "%p %o %s\\n"])
+            // -u: unbuffered, lines reach the pipe as consumed. A short
+            // commit interval so the committed offsets catch up while we
+            // watch; the clean close commits the rest anyway.
+            .args(["-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("kcat is installed");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        GroupConsumer { child, lines }
+    }
+
+    /// The next `n` records as (partition, offset, value), within a deadline.
+    fn take(&self, n: usize) -> Vec<(i32, i64, String)> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.lines.recv_timeout(left).unwrap_or_else(|_| panic!("kcat -G gave {got:?} of {n}"));
+            let mut f = line.splitn(3, ' ');
+            let p = f.next().and_then(|s| s.parse().ok()).expect("partition");
+            let o = f.next().and_then(|s| s.parse().ok()).expect("offset");
+            got.push((p, o, f.next().unwrap_or_default().to_string()));
+        }
+        got
+    }
+
+    /// SIGTERM (to `timeout`, which passes it on): kcat closes its consumer,
+    /// committing and leaving the group.
+    fn stop(mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let st = wait_for("kcat -G to exit", Duration::from_secs(30), || self.child.try_wait().ok().flatten());
+        assert!(st.code().is_some(), "kcat exited by signal {st:?}");
+    }
+}
+
+impl Drop for GroupConsumer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Committed offsets of `group` for partitions 0..n of `topic`, through
+/// OffsetFetch v7 on the wire.
+fn committed(port: u16, group: &str, topic: &str, n: i32) -> Vec<i64> {
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+    use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let mut t = OffsetFetchRequestTopic::default();
+    t.name = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partition_indexes = (0..n).collect();
+    let mut req = OffsetFetchRequest::default();
+    req.group_id = GroupId(StrBytes::from_string(group.to_string()));
+    req.topics = Some(vec![t]);
+    let resp: OffsetFetchResponse = common::rpc(port, 7, &req);
+    assert_eq!(resp.error_code, 0, "OffsetFetch group error");
+    let mut out = vec![-1; n as usize];
+    for p in &resp.topics[0].partitions {
+        assert_eq!(p.error_code, 0);
+        out[p.partition_index as usize] = p.committed_offset;
+    }
+    out
+}
+
+#[test]
+fn kcat_consumer_group_commits_and_second_run_resumes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let k = Kafkad::start(tmp.path(), "num.partitions=2");
+    let b = k.bootstrap();
+    let produce = |from: usize, to: usize| {
+        // Keyed, so both partitions get records.
+        let input: String = (from..to).map(|i| format!("k{i}:g-{i}\n")).collect();
+        let out = kcat(&["-b", &b, "-P", "-t", "kg", "-K", ":"], Some(input.as_bytes()));
+        assert!(out.status.success(), "produce: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    produce(0, 200);
+    let per_partition = |recs: &[(i32, i64, String)]| {
+        let mut ends = vec![0i64; 2];
+        for (p, o, _) in recs {
+            ends[*p as usize] = ends[*p as usize].max(o + 1);
+        }
+        ends
+    };
+
+    let first = GroupConsumer::start(&b, "kg-group", "kg");
+    let recs = first.take(200);
+    let mut values: Vec<String> = recs.iter().map(|r| r.2.clone()).collect();
+    values.sort();
+    let mut want: Vec<String> = (0..200).map(|i| format!("g-{i}")).collect();
+    want.sort();
+    assert_eq!(values, want, "each record once");
+    let ends = per_partition(&recs);
+    assert!(ends.iter().all(|e| *e > 0) && ends.iter().sum::<i64>() == 200, "{ends:?}");
+    // Auto-commit catches up with what was consumed while kcat still runs.
+    wait_for("kcat's auto-commit", Duration::from_secs(30), || {
+        (committed(k.port, "kg-group", "kg", 2) == ends).then_some(())
+    });
+    first.stop();
+
+    produce(200, 250);
+    let second = GroupConsumer::start(&b, "kg-group", "kg");
+    let recs = second.take(50);
+    let mut values: Vec<String> = recs.iter().map(|r| r.2.clone()).collect();
+    values.sort();
+    let mut want: Vec<String> = (200..250).map(|i| format!("g-{i}")).collect();
+    want.sort();
+    // Offsets within a partition are in order, so an old record would have
+    // come before these: the second run starts at the committed offsets.
+    assert_eq!(values, want, "the second run reads only the new records");
+    for (p, o, _) in &recs {
+        assert!(*o >= ends[*p as usize], "partition {p} offset {o} re-read (committed {})", ends[*p as usize]);
+    }
+    second.stop();
+    let total: i64 = committed(k.port, "kg-group", "kg", 2).iter().sum();
+    assert_eq!(total, 250, "the clean close committed everything");
+}

@@ -1,7 +1,9 @@
 //! Fetch (1): serve raw stored batches up to the high watermark, long-poll
-//! until min_bytes are available or max_wait_ms passes. Fetch sessions are
-//! answered with session id 0 (a full fetch every time), which every client
-//! accepts.
+//! until min_bytes are available or max_wait_ms passes. Incremental fetch
+//! sessions (KIP-227, v7+) live in crate::fetch_session: it turns the
+//! request into the partitions to read (all of the session's for an
+//! incremental fetch) and the full answer into the session's answer (only
+//! partitions with news); this handler reads as for any full fetch.
 
 use std::time::Duration;
 
@@ -12,12 +14,15 @@ use kafka_protocol::ResponseError;
 
 use super::HandlerResult;
 use crate::connection::RequestContext;
+use crate::fetch_session::Pending;
 use crate::log::ReadError;
 
 pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
+    let replica_id = if ctx.api_version >= 15 { req.replica_state.replica_id.0 } else { req.replica_id.0 };
+    // Fetch session (KIP-227): from here on `req` lists what to read.
+    let (session, req) = ctx.broker.fetch_sessions.begin(ctx.api_version, req, replica_id >= 0);
     let mut data = ctx.broker.data_version.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 60_000) as u64);
-    let replica_id = if ctx.api_version >= 15 { req.replica_state.replica_id.0 } else { req.replica_id.0 };
     if replica_id >= 0 {
         record_follower_fetch(ctx, &req, replica_id);
     }
@@ -26,15 +31,13 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
         let (resp, bytes, errors) = read_all(ctx, &req, replica_id >= 0);
         let done = bytes >= req.min_bytes.max(0) as usize || errors || req.max_wait_ms <= 0;
         if done {
-            count_out(ctx, &resp, replica_id >= 0);
-            return Ok(Some(ResponseKind::Fetch(resp)));
+            return respond(ctx, session, resp, replica_id >= 0);
         }
         match tokio::time::timeout_at(deadline, data.changed()).await {
             Ok(Ok(())) => continue,
             _ => {
                 let (resp, _, _) = read_all(ctx, &req, replica_id >= 0);
-                count_out(ctx, &resp, replica_id >= 0);
-                return Ok(Some(ResponseKind::Fetch(resp)));
+                return respond(ctx, session, resp, replica_id >= 0);
             }
         }
     }
@@ -59,6 +62,14 @@ fn record_follower_fetch(ctx: &RequestContext, req: &FetchRequest, replica_id: i
     if moved {
         ctx.broker.notify_data();
     }
+}
+
+/// Fetch session (KIP-227): the session's answer to the full read (an
+/// incremental fetch keeps only partitions with news), then counted.
+fn respond(ctx: &RequestContext, session: Pending, resp: FetchResponse, follower: bool) -> HandlerResult {
+    let resp = ctx.broker.fetch_sessions.finish(session, resp);
+    count_out(ctx, &resp, follower);
+    Ok(Some(ResponseKind::Fetch(resp)))
 }
 
 /// Bytes and records handed to consumers (followers are replication

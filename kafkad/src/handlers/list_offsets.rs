@@ -1,5 +1,7 @@
 //! ListOffsets (2): earliest (-2), latest (-1, the high watermark), max
 //! timestamp (-3), or the first offset with timestamp >= the target.
+//! Without transactions the last stable offset is the high watermark, so
+//! READ_COMMITTED (isolation_level 1) gets the same answers.
 
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, ResponseKind};
@@ -46,7 +48,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> HandlerRes
                                 let (ts, off) = p.max_timestamp();
                                 (off, ts)
                             }
-                            ts if ts >= 0 => p.offset_for_timestamp(ts).map(|(o, t)| (o, t)).unwrap_or((-1, -1)),
+                            ts if ts >= 0 => p.offset_for_timestamp(ts).unwrap_or((-1, -1)),
                             _ => {
                                 pr.error_code = ResponseError::InvalidRequest.code();
                                 (-1, -1)

@@ -2,6 +2,7 @@
 //! client came in on, the controller, topics and partition leadership.
 //! Unknown topics are auto-created when auto.create.topics.enable allows,
 //! answered with LEADER_NOT_AVAILABLE as Kafka does; the client retries.
+//! A name Kafka's rules refuse gets INVALID_TOPIC_EXCEPTION either way.
 
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -45,6 +46,9 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> HandlerResult
                     Ok(_) | Err(ResponseError::TopicAlreadyExists) => ResponseError::LeaderNotAvailable,
                     Err(e) => e,
                 }
+            } else if crate::broker::validate_topic_name(n).is_err() {
+                // Kafka answers an invalid name as invalid, not unknown.
+                ResponseError::InvalidTopicException
             } else {
                 ResponseError::UnknownTopicOrPartition
             };
