@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::json;
-use tokio::task::JoinSet;
 use zookeeper_client::Error as ZkErr;
 
 use crate::broker::Broker;
+use crate::zk::watch::TreeWatch;
 use crate::zk::{ephemeral, persistent};
 
 const CONTROLLER: &str = "/controller";
@@ -38,12 +38,13 @@ fn zk_fatal(e: &ZkErr) -> bool {
 }
 
 pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSignal) {
+    let mut tree = TreeWatch::default();
     loop {
         if shutdown.is_triggered() {
             return;
         }
         let r = tokio::select! {
-            r = elect_or_follow(&broker) => r,
+            r = elect_or_follow(&broker, &mut tree) => r,
             _ = shutdown.recv() => return,
         };
         match r {
@@ -52,7 +53,7 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: shared::shutdown::ShutdownSi
                 broker.is_controller.store(true, Ordering::SeqCst);
                 tracing::info!(epoch = epoch.epoch, "this broker is now the controller");
                 let r = tokio::select! {
-                    r = act_as_controller(&broker, epoch) => r,
+                    r = act_as_controller(&broker, epoch, &mut tree) => r,
                     _ = shutdown.recv() => Ok(()),
                 };
                 broker.is_controller.store(false, Ordering::SeqCst);
@@ -92,10 +93,11 @@ async fn wait_new_session(broker: &Broker, shutdown: &mut shared::shutdown::Shut
 
 /// One election round. `Some` when we won; `None` after following another
 /// controller until it went away.
-async fn elect_or_follow(broker: &Broker) -> Result<Option<Epoch>, ZkErr> {
+async fn elect_or_follow(broker: &Broker, tree: &mut TreeWatch) -> Result<Option<Epoch>, ZkErr> {
+    tree.arm(&broker.zk).await?;
     let zk = &broker.zk.client();
     let me = broker.id();
-    let (stat, watcher) = zk.check_and_watch_stat(CONTROLLER).await?;
+    let stat = zk.check_stat(CONTROLLER).await?;
     if let Some(stat) = stat {
         let data = match zk.get_data(CONTROLLER).await {
             Ok((d, _)) => d,
@@ -120,7 +122,8 @@ async fn elect_or_follow(broker: &Broker) -> Result<Option<Epoch>, ZkErr> {
             let epoch = std::str::from_utf8(&d).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
             return Ok(Some(Epoch { epoch, zk_version: st.version }));
         }
-        watcher.changed().await;
+        // Any change may be the controller going away; look again.
+        tree.changed().await?;
         return Ok(None);
     }
     let (epoch, version) = match zk.get_data(CONTROLLER_EPOCH).await {
@@ -186,47 +189,14 @@ fn set_controller_id(broker: &Broker, id: i32) {
     });
 }
 
-async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), ControllerError> {
-    let zk = &broker.zk.client();
+async fn act_as_controller(broker: &Broker, epoch: Epoch, tree: &mut TreeWatch) -> Result<(), ControllerError> {
     let every = std::time::Duration::from_secs(broker.config.leader_imbalance_check_interval_seconds);
     let mut rebalance_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
-        let mut watches = JoinSet::new();
-        let (stat, w) = zk.check_and_watch_stat(CONTROLLER).await?;
-        watches.spawn(w.changed());
-        match stat {
-            Some(s) if s.ephemeral_owner == zk.session_id().0 => {}
-            _ => return Err(ControllerError::Resigned),
-        }
-        let (ids, w) = zk.list_and_watch_children("/brokers/ids").await?;
-        watches.spawn(w.changed());
-        let (topics, w) = zk.list_and_watch_children("/brokers/topics").await?;
-        watches.spawn(w.changed());
-        let (deletes, w) = zk.list_and_watch_children("/admin/delete_topics").await?;
-        watches.spawn(w.changed());
-        // Data watches on every topic: partitions added through ZooKeeper
-        // (CreatePartitions, kafka-topics --zookeeper --alter) change the
-        // assignment in place.
-        for t in &topics {
-            let (_, w) = zk.check_and_watch_stat(&format!("/brokers/topics/{t}")).await?;
-            watches.spawn(w.changed());
-        }
-        let (_, w) = zk.check_and_watch_stat(super::reassign::LEGACY_NODE).await?;
-        watches.spawn(w.changed());
-        let live: BTreeSet<i32> = ids.iter().filter_map(|s| s.parse().ok()).collect();
-        for t in &deletes {
-            delete_topic(broker, epoch, t, topics.contains(t)).await?;
-        }
-        super::reassign::process_legacy(broker, epoch).await?;
-        for t in topics.iter().filter(|t| !deletes.contains(t)) {
-            for spath in super::reconcile::reconcile_topic(broker, epoch, t, &live).await? {
-                let (_, w) = zk.check_and_watch_stat(&spath).await?;
-                watches.spawn(w.changed());
-            }
-        }
-        broker.refresh.notify_one();
+        tree.arm(&broker.zk).await?;
+        controller_round(broker, epoch).await?;
         tokio::select! {
-            _ = watches.join_next() => {}
+            r = tree.changed() => r?,
             _ = broker.controller_kick.notified() => {}
             _ = rebalance_tick.tick() => {
                 if broker.config.auto_leader_rebalance {
@@ -235,6 +205,28 @@ async fn act_as_controller(broker: &Broker, epoch: Epoch) -> Result<(), Controll
             }
         }
     }
+}
+
+/// One pass: check we still are the controller and reconcile every topic.
+async fn controller_round(broker: &Broker, epoch: Epoch) -> Result<(), ControllerError> {
+    let zk = &broker.zk.client();
+    match zk.check_stat(CONTROLLER).await? {
+        Some(s) if s.ephemeral_owner == zk.session_id().0 => {}
+        _ => return Err(ControllerError::Resigned),
+    }
+    let ids = broker.zk.children("/brokers/ids").await?;
+    let topics = broker.zk.children("/brokers/topics").await?;
+    let deletes = broker.zk.children("/admin/delete_topics").await?;
+    let live: BTreeSet<i32> = ids.iter().filter_map(|s| s.parse().ok()).collect();
+    for t in &deletes {
+        delete_topic(broker, epoch, t, topics.contains(t)).await?;
+    }
+    super::reassign::process_legacy(broker, epoch).await?;
+    for t in topics.iter().filter(|t| !deletes.contains(t)) {
+        super::reconcile::reconcile_topic(broker, epoch, t, &live).await?;
+    }
+    broker.refresh.notify_one();
+    Ok(())
 }
 
 /// Run `ops` fenced by the controller epoch.

@@ -8,6 +8,7 @@ pub mod election;
 pub mod reassign;
 pub mod reconcile;
 pub mod sync;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -11,33 +11,32 @@ use super::election;
 use crate::broker::Broker;
 use crate::metadata::{self, TopicZnode};
 
-/// Bring one topic's partition states in line with the live brokers.
-/// Returns the state znodes of partitions being reassigned: the controller
-/// watches them, since an ISR change there can complete the move.
+/// Bring one topic's partition states in line with the live brokers, and
+/// finish reassignments whose target has caught up (an ISR change is a
+/// change under the controller's watch, so it is seen here).
 pub async fn reconcile_topic(
     broker: &Broker,
     epoch: Epoch,
     topic: &str,
     live: &BTreeSet<i32>,
-) -> Result<Vec<String>, ControllerError> {
+) -> Result<(), ControllerError> {
     let zk = &broker.zk;
     let tpath = format!("/brokers/topics/{topic}");
-    let Some((data, tstat)) = zk.get(&tpath).await? else { return Ok(Vec::new()) };
+    let Some((data, tstat)) = zk.get(&tpath).await? else { return Ok(()) };
     let Some(mut zn) = TopicZnode::parse(&data) else {
         tracing::warn!(topic, "unparsable topic assignment in zookeeper; ignoring topic");
-        return Ok(Vec::new());
+        return Ok(());
     };
     if zn.topic_id.is_none() {
         // Written by an old tool without a topic id: add one, as Kafka 2.8+
         // controllers do. The data watch brings us back.
         zn.topic_id = Some(metadata::random_kafka_uuid());
         match fenced(broker, epoch, vec![Op::Set(tpath.clone(), zn.to_json(), Some(tstat.version))]).await {
-            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => return Ok(Vec::new()),
+            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => return Ok(()),
             Err(e) => return Err(e),
         }
     }
     let unclean = election::unclean_enabled(broker, topic).await?;
-    let mut watch = Vec::new();
     // Reassignments that can complete now: one multi for the topic znode
     // and their state znodes.
     let mut done = zn.clone();
@@ -64,7 +63,6 @@ pub async fn reconcile_topic(
         };
         let Some((leader, leader_epoch, isr, _)) = metadata::parse_partition_state(&d) else { continue };
         if zn.reassigning(*p) {
-            watch.push(spath.clone());
             let removing = zn.removing.get(p).cloned().unwrap_or_default();
             let target: Vec<i32> = replicas.iter().copied().filter(|r| !removing.contains(r)).collect();
             if let Some((new_leader, new_isr)) = reassignment_complete(&target, leader, &isr, live) {
@@ -119,7 +117,7 @@ pub async fn reconcile_topic(
             Err(e) => return Err(e),
         }
     }
-    Ok(watch)
+    Ok(())
 }
 
 /// Kafka's completion rule: every target replica is in the ISR. Then the

@@ -1,15 +1,15 @@
-//! Every broker's view of the cluster comes from ZooKeeper watches (Java
-//! brokers get it from the controller's UpdateMetadata/LeaderAndIsr, which
+//! Every broker's view of the cluster comes from ZooKeeper (Java brokers
+//! get it from the controller's UpdateMetadata/LeaderAndIsr, which
 //! kafka-protocol no longer defines). Each round reads brokers, topics,
-//! partition states and topic configs, sets watches on all of them, and
-//! applies the result; any watch firing starts the next round.
+//! partition states and topic configs and applies the result; any change
+//! under the watched root (zk::watch) starts the next round.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
 use zookeeper_client::Error as ZkErr;
 
+use super::watch::TreeWatch;
 use crate::broker::Broker;
 use crate::metadata::{self, ClusterMetadata, PartitionInfo, TopicInfo};
 
@@ -19,44 +19,45 @@ pub async fn run(
     first_sync: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut first_sync = Some(first_sync);
+    let mut tree = TreeWatch::default();
     loop {
         let round = tokio::select! {
-            r = sync_once(&broker) => r,
+            r = async {
+                tree.arm(&broker.zk).await?;
+                sync_once(&broker).await
+            } => r,
             _ = shutdown.recv() => return,
         };
-        match round {
-            Ok(mut watches) => {
+        let round = match round {
+            Ok(()) => {
                 if let Some(tx) = first_sync.take() {
                     let _ = tx.send(());
                 }
                 tokio::select! {
-                    _ = watches.join_next() => {}
-                    _ = broker.refresh.notified() => {}
+                    r = tree.changed() => r,
+                    _ = broker.refresh.notified() => Ok(()),
                     _ = shutdown.recv() => return,
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "metadata sync from zookeeper failed");
-                if matches!(e, ZkErr::SessionExpired | ZkErr::ClientClosed) {
-                    tokio::select! {
-                        _ = recover_session(&broker) => {}
-                        _ = shutdown.recv() => return,
-                    }
-                    continue;
+            Err(e) => Err(e),
+        };
+        if let Err(e) = round {
+            tracing::warn!(error = %e, "metadata sync from zookeeper failed");
+            if matches!(e, ZkErr::SessionExpired | ZkErr::ClientClosed) {
+                tokio::select! {
+                    _ = recover_session(&broker) => {}
+                    _ = shutdown.recv() => return,
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
             }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     }
 }
 
-async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedEvent>, ZkErr> {
+async fn sync_once(broker: &Broker) -> Result<(), ZkErr> {
     let zk = &broker.zk;
-    let client = &zk.client();
-    let mut watches = JoinSet::new();
-
-    let (ids, w) = client.list_and_watch_children("/brokers/ids").await?;
-    watches.spawn(w.changed());
+    let ids = zk.children("/brokers/ids").await?;
     let mut brokers = BTreeMap::new();
     for id in ids {
         let Ok(n) = id.parse::<i32>() else { continue };
@@ -67,57 +68,40 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
         }
     }
 
-    let controller_id = match client.get_and_watch_data("/controller").await {
-        Ok((data, _, w)) => {
-            watches.spawn(w.changed());
-            serde_json::from_slice::<serde_json::Value>(&data)
-                .ok()
-                .and_then(|v| v.get("brokerid").and_then(|b| b.as_i64()))
-                .unwrap_or(-1) as i32
-        }
-        Err(ZkErr::NoNode) => {
-            let (_, w) = client.check_and_watch_stat("/controller").await?;
-            watches.spawn(w.changed());
-            -1
-        }
-        Err(e) => return Err(e),
+    let controller_id = match zk.get("/controller").await? {
+        Some((data, _)) => serde_json::from_slice::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|v| v.get("brokerid").and_then(|b| b.as_i64()))
+            .unwrap_or(-1) as i32,
+        None => -1,
     };
 
     // Config changes written by any tool (kafka-configs, AlterConfigs on
     // another broker) announce themselves here; a new child starts a new
     // round, which re-reads every topic's config.
-    let (changes, w) = client.list_and_watch_children("/config/changes").await?;
-    watches.spawn(w.changed());
+    let changes = zk.children("/config/changes").await?;
     purge_old_notifications(zk, &changes).await;
     let mut dynamic = zk.entity_config("brokers", "<default>").await?;
     dynamic.extend(zk.entity_config("brokers", &broker.id().to_string()).await?);
     broker.set_dynamic_broker_config(dynamic);
 
-    let (deletes, w) = client.list_and_watch_children("/admin/delete_topics").await?;
-    watches.spawn(w.changed());
-    let (names, w) = client.list_and_watch_children("/brokers/topics").await?;
-    watches.spawn(w.changed());
+    let deletes = zk.children("/admin/delete_topics").await?;
+    let names = zk.children("/brokers/topics").await?;
     let mut topics = BTreeMap::new();
     for name in names {
         let tpath = format!("/brokers/topics/{name}");
-        let (data, _, w) = match client.get_and_watch_data(&tpath).await {
-            Ok(x) => x,
-            Err(ZkErr::NoNode) => continue,
-            Err(e) => return Err(e),
-        };
-        watches.spawn(w.changed());
+        let Some((data, _)) = zk.get(&tpath).await? else { continue };
         let Some(zn) = metadata::TopicZnode::parse(&data) else { continue };
         // Until the controller has stamped a topic id the topic is not
-        // served; the data watch above brings the stamped version.
+        // served; the stamp is a change that starts another round.
         let Some(topic_id) = zn.topic_id else { continue };
         let mut partitions = BTreeMap::new();
         for (p, replicas) in zn.partitions.clone() {
             let adding = zn.adding.get(&p).cloned().unwrap_or_default();
             let removing = zn.removing.get(&p).cloned().unwrap_or_default();
             let spath = format!("{tpath}/partitions/{p}/state");
-            let info = match client.get_and_watch_data(&spath).await {
-                Ok((d, st, w)) => {
-                    watches.spawn(w.changed());
+            let info = match zk.get(&spath).await? {
+                Some((d, st)) => {
                     metadata::parse_partition_state(&d).map(|(leader, leader_epoch, isr, ce)| PartitionInfo {
                         replicas: replicas.clone(),
                         leader,
@@ -129,12 +113,7 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
                         removing: removing.clone(),
                     })
                 }
-                Err(ZkErr::NoNode) => {
-                    let (_, w) = client.check_and_watch_stat(&spath).await?;
-                    watches.spawn(w.changed());
-                    None
-                }
-                Err(e) => return Err(e),
+                None => None,
             };
             let info = info.unwrap_or(PartitionInfo {
                 replicas,
@@ -157,7 +136,7 @@ async fn sync_once(broker: &Broker) -> Result<JoinSet<zookeeper_client::WatchedE
         topics.insert(name.clone(), TopicInfo { name, topic_id, partitions, config, deleting });
     }
     broker.apply_metadata(ClusterMetadata { brokers, controller_id, topics });
-    Ok(watches)
+    Ok(())
 }
 
 /// Kafka's notification listeners delete config change notifications older

@@ -207,6 +207,17 @@ impl Home {
 
 impl Drop for Home {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Keep the server logs of a failed test for the reader.
+            let keep = std::env::temp_dir().join(format!("failed-home-{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&keep);
+            for e in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+                if e.file_name().to_string_lossy().ends_with(".out") {
+                    let _ = std::fs::copy(e.path(), keep.join(e.file_name()));
+                }
+            }
+            eprintln!("server logs kept in {}", keep.display());
+        }
         for c in self.children.iter_mut().rev() {
             let _ = c.kill();
             let _ = c.wait();
