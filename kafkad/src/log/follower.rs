@@ -34,7 +34,8 @@ impl Log {
                     format!("leader batch at offset {} does not continue the log end {leo}", h.base_offset),
                 ));
             }
-            batch::validate(bytes).map_err(|e| corrupt(&self.dir, format!("batch at {}: {e}", h.base_offset)))?;
+            batch::validate_stored(bytes)
+                .map_err(|e| corrupt(&self.dir, format!("batch at {}: {e}", h.base_offset)))?;
             if self.epochs.assign(h.partition_leader_epoch, h.base_offset) {
                 self.epochs.save(&self.dir)?;
             }
@@ -54,6 +55,7 @@ impl Log {
     /// Drop every segment and start empty at `offset` (the leader's log
     /// start is past our end).
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.truncated_to = Some(self.truncated_to.map_or(offset, |t| t.min(offset)));
         for (_, s) in std::mem::take(&mut self.segments) {
             s.delete_files();
         }
