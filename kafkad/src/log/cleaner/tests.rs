@@ -363,3 +363,28 @@ fn a_truncation_during_cleaning_aborts_the_swap() {
     assert!(!d.path().join("t-0/00000000000000000000.log.cleaned").exists());
     assert_eq!(g.segments.len(), 3);
 }
+
+#[test]
+fn a_follower_copies_a_compacted_log_with_its_gaps() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let leader = open(d.path(), cfg());
+    append_with(&mut leader.lock().expect("lock"), &[(Some("a"), Some("1"))], Compression::None, Some((3, 0)));
+    append(&mut leader.lock().expect("lock"), &[(Some("d"), Some("1"))]);
+    append(&mut leader.lock().expect("lock"), &[(Some("a"), Some("2")), (Some("b"), Some("1"))]);
+    append(&mut leader.lock().expect("lock"), &[(Some("b"), Some("2")), (Some("d"), Some("2"))]);
+    roll(&leader);
+    append(&mut leader.lock().expect("lock"), &[(Some("c"), Some("active"))]);
+    assert!(clean(&mut LogCleaner::new(&[d.path().to_path_buf()], 1000), &leader, leo(&leader), crate::now_ms()));
+    let g = leader.lock().expect("lock");
+    let bytes = g.read(0, 1 << 20, g.log_end_offset()).expect("read").bytes;
+    let f = tempfile::tempdir().expect("tempdir");
+    let follower = open(f.path(), cfg());
+    follower.lock().expect("lock").append_as_follower(&bytes).expect("gaps and empty batches accepted");
+    drop(g);
+    assert_eq!(contents(&follower), contents(&leader));
+    let want = vec![kv(2, "a", Some("2")), kv(4, "b", Some("2")), kv(5, "d", Some("2")), kv(6, "c", Some("active"))];
+    assert_eq!(contents(&leader), want);
+    let bases: Vec<i64> = batches(&follower).iter().map(|(h, _)| h.base_offset).collect();
+    assert_eq!(bases, vec![0, 2, 4, 6], "offset 1's batch is gone: a gap the follower accepted");
+    assert_eq!(leo(&follower), leo(&leader));
+}
