@@ -378,11 +378,18 @@ impl Segment {
             // A batch straddling `offset` cannot be split; keep it whole as
             // Kafka does (truncation points are batch boundaries).
             Some((pos, h)) => pos + h.size() as u64,
-            None => return Ok(()),
+            None => {
+                self.next_offset = self.next_offset.max(offset);
+                return Ok(());
+            }
         };
         self.log.set_len(pos).at(&path)?;
         self.size = pos;
-        self.recover()
+        self.recover()?;
+        // Truncating into an offset gap a compacted log has: the end is
+        // still `offset`, as Kafka's updateLogEndOffset(targetOffset).
+        self.next_offset = self.next_offset.max(offset);
+        Ok(())
     }
 
     pub fn flush(&self) -> Result<(), StorageError> {

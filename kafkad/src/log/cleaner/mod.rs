@@ -14,10 +14,10 @@ pub mod records;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::error::StorageError;
 use crate::log::checkpoint::{read_offsets, write_offsets};
@@ -96,8 +96,9 @@ pub fn cleanable(log: &Log, checkpoint: Option<i64>, high_watermark: i64, now_ms
 pub struct LogCleaner {
     /// Per log dir, its `cleaner-offset-checkpoint` entries.
     checkpoints: BTreeMap<PathBuf, BTreeMap<Key, i64>>,
-    /// Logs whose cleaning failed (Kafka's uncleanable partitions).
-    uncleanable: BTreeSet<Key>,
+    /// Logs whose cleaning failed (Kafka's uncleanable partitions), until
+    /// they are deleted.
+    uncleanable: Vec<Weak<Mutex<Log>>>,
     max_map_entries: usize,
     /// Set at shutdown; a clean in progress gives up at the next batch.
     pub stop: Arc<AtomicBool>,
@@ -117,7 +118,7 @@ impl LogCleaner {
             });
             checkpoints.insert(d.clone(), entries);
         }
-        LogCleaner { checkpoints, uncleanable: BTreeSet::new(), max_map_entries, stop: Arc::default() }
+        LogCleaner { checkpoints, uncleanable: Vec::new(), max_map_entries, stop: Arc::default() }
     }
 
     pub fn checkpoint(&self, topic: &str, partition: i32) -> Option<i64> {
@@ -139,15 +140,16 @@ impl LogCleaner {
     /// whether a log was cleaned.
     pub fn clean_filthiest(&mut self, logs: &[(SharedLog, i64)], now_ms: i64) -> Result<bool, StorageError> {
         let mut best: Option<(f64, &SharedLog, Plan)> = None;
+        self.uncleanable.retain(|w| w.strong_count() > 0);
         for (shared, hw) in logs {
+            if self.uncleanable.iter().any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(shared))) {
+                continue;
+            }
             let Ok(mut g) = shared.lock() else { continue };
             if !g.config.compact {
                 continue;
             }
             let key = (g.topic.clone(), g.partition);
-            if self.uncleanable.contains(&key) {
-                continue;
-            }
             let dir = log_dir_of(&g);
             let mut checkpoint = self.checkpoint(&key.0, key.1);
             if let Some(t) = g.truncated_to.take() {
@@ -158,8 +160,12 @@ impl LogCleaner {
             }
             let c = cleanable(&g, checkpoint, *hw, now_ms);
             if c.reset {
-                tracing::warn!(topic = %key.0, partition = key.1, checkpoint = ?checkpoint, reset_to = c.first_dirty,
-                    "cleaner checkpoint outside the log; resetting it to the log start offset");
+                // With compact,delete retention moves the start past it all
+                // the time: Kafka does not warn then.
+                if !g.config.delete_enabled {
+                    tracing::warn!(topic = %key.0, partition = key.1, checkpoint = ?checkpoint,
+                        reset_to = c.first_dirty, "cleaner checkpoint outside the log; resetting it to the log start");
+                }
                 self.set_checkpoint(&dir, key.clone(), c.first_dirty)?;
             }
             let qualifies = (c.need_now && c.cleanable_bytes > 0) || c.ratio() > g.config.min_cleanable_ratio;
@@ -202,7 +208,7 @@ impl LogCleaner {
             Ok(None) => Ok(false),
             Err(e) => {
                 tracing::warn!(log = %plan.name, error = %e, "cleaning failed; the log is marked uncleanable");
-                self.uncleanable.insert(key);
+                self.uncleanable.push(Arc::downgrade(shared));
                 Ok(false)
             }
         }

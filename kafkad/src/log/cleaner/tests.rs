@@ -388,3 +388,26 @@ fn a_follower_copies_a_compacted_log_with_its_gaps() {
     assert_eq!(bases, vec![0, 2, 4, 6], "offset 1's batch is gone: a gap the follower accepted");
     assert_eq!(leo(&follower), leo(&leader));
 }
+
+#[test]
+fn a_truncated_log_lowers_its_checkpoint() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let log = open(d.path(), cfg());
+    for v in ["1", "2", "3"] {
+        append(&mut log.lock().expect("lock"), &[(Some("a"), Some(v))]);
+        roll(&log);
+    }
+    append(&mut log.lock().expect("lock"), &[(Some("b"), Some("active"))]);
+    let mut c = LogCleaner::new(&[d.path().to_path_buf()], 1000);
+    assert!(clean(&mut c, &log, leo(&log), crate::now_ms()));
+    assert_eq!(c.checkpoint("t", 0), Some(3));
+    log.lock().expect("lock").truncate_to(2).expect("truncate");
+    append(&mut log.lock().expect("lock"), &[(Some("a"), Some("new"))]);
+    roll(&log);
+    append(&mut log.lock().expect("lock"), &[(Some("b"), Some("active"))]);
+    assert!(clean(&mut c, &log, leo(&log), crate::now_ms()));
+    assert_eq!(contents(&log), vec![kv(2, "a", Some("new")), kv(3, "b", Some("active"))]);
+    assert_eq!(c.checkpoint("t", 0), Some(3));
+    let cp = std::fs::read_to_string(d.path().join(CHECKPOINT_FILE)).expect("checkpoint");
+    assert_eq!(cp, "0\n1\nt 0 3\n");
+}
