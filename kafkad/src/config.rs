@@ -20,7 +20,6 @@ const IGNORED_KEYS: &[&str] = &[
     "num.replica.fetchers",
     "queued.max.requests",
     "jmx.port",
-    "log.cleaner.enable",
     "compression.type",
     "log.message.format.version",
     "inter.broker.protocol.version",
@@ -79,6 +78,14 @@ const KNOWN_KEYS: &[&str] = &[
     "log.roll.ms",
     "log.roll.hours",
     "log.cleanup.policy",
+    "log.cleaner.enable",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.dedupe.buffer.load.factor",
+    "log.cleaner.min.cleanable.ratio",
+    "log.cleaner.delete.retention.ms",
+    "log.cleaner.min.compaction.lag.ms",
+    "log.cleaner.max.compaction.lag.ms",
     "zookeeper.connect",
     "zookeeper.connection.timeout.ms",
     "zookeeper.session.timeout.ms",
@@ -141,6 +148,39 @@ impl ReplicaConfig {
             return Err(map.bad("replica.lag.time.max.ms", "must be positive"));
         }
         Ok(c)
+    }
+}
+
+/// The log cleaner (Kafka's log.cleaner.* broker keys; one cleaner thread).
+/// The per-topic defaults (min.cleanable.ratio, delete.retention.ms, the
+/// compaction lags) reach logs through the topic config synonyms.
+#[derive(Debug, Clone)]
+pub struct CleanerConfig {
+    pub enable: bool,
+    /// Pause between passes that found nothing to clean.
+    pub backoff_ms: u64,
+    pub dedupe_buffer_size: u64,
+    pub dedupe_load_factor: f64,
+}
+
+impl CleanerConfig {
+    fn from_map(map: &ConfigMap) -> Result<CleanerConfig, ConfigError> {
+        let c = CleanerConfig {
+            enable: map.bool_or("log.cleaner.enable", true)?,
+            backoff_ms: map.parse_or("log.cleaner.backoff.ms", 15_000)?,
+            dedupe_buffer_size: map.parse_or("log.cleaner.dedupe.buffer.size", 134_217_728)?,
+            dedupe_load_factor: map.parse_or("log.cleaner.dedupe.buffer.load.factor", 0.9)?,
+        };
+        if !(c.dedupe_load_factor > 0.0 && c.dedupe_load_factor <= 1.0) {
+            return Err(map.bad("log.cleaner.dedupe.buffer.load.factor", "must be in (0, 1]"));
+        }
+        Ok(c)
+    }
+
+    /// Keys the offset map may hold: Kafka's SkimpyOffsetMap slots (16-byte
+    /// MD5 + 8-byte offset per entry) times the load factor.
+    pub fn max_map_entries(&self) -> usize {
+        ((self.dedupe_buffer_size / 24) as f64 * self.dedupe_load_factor).max(1.0) as usize
     }
 }
 
@@ -215,6 +255,7 @@ pub struct BrokerConfig {
     pub replica: ReplicaConfig,
     /// Incremental fetch sessions (KIP-227) kept at once; 0 turns them off.
     pub max_incremental_fetch_session_cache_slots: usize,
+    pub cleaner: CleanerConfig,
     /// Keys present but not understood, for a warning at startup.
     pub unknown_keys: Vec<String>,
     pub ignored_keys: Vec<String>,
@@ -409,6 +450,7 @@ impl BrokerConfig {
             replica: ReplicaConfig::from_map(map)?,
             max_incremental_fetch_session_cache_slots: map
                 .parse_or("max.incremental.fetch.session.cache.slots", 1000)?,
+            cleaner: CleanerConfig::from_map(map)?,
             unknown_keys,
             ignored_keys,
             props: map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

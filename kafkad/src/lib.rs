@@ -95,9 +95,15 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
         delete_enabled: cfg
             .props
             .get("log.cleanup.policy")
-            .map(|p| p.split(',').any(|x| x.trim() == "delete"))
+            .map(|p| log::config::has_policy(p, "delete"))
             .unwrap_or(true),
+        ..log::LogConfig::default()
     };
+    // log.cleanup.policy and the log.cleaner.* topic defaults, as topics
+    // see them, for logs loaded before their topic config arrives.
+    let mut log_config = log_config;
+    let none = std::collections::BTreeMap::new();
+    log_config.apply_cleaner_keys(&configs::effective_topic_config(&none, &none, &cfg.props));
     let logs = {
         let dirs = cfg.log_dirs.clone();
         let (id, cid) = (cfg.broker_id, cluster_id.clone());
@@ -133,6 +139,7 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     tokio::spawn(zk::controller::run(broker.clone(), shutdown.subscribe()));
     let _ = tokio::time::timeout(Duration::from_millis(cfg.zk_connection_timeout_ms.max(1000)), first_rx).await;
     spawn_housekeeping(broker.clone(), shutdown.clone());
+    spawn_log_cleaner(broker.clone(), &shutdown);
     replica::spawn(broker.clone(), &shutdown);
     spawn_group_writer(broker.clone());
 
@@ -179,6 +186,54 @@ fn spawn_group_writer(broker: Arc<Broker>) {
         while let Some((group, key, value)) = rx.recv().await {
             if let Err(e) = broker.append_group_records(&group, vec![(key, value)]).await {
                 tracing::warn!(group = %group, error = ?e, "cannot store group metadata");
+            }
+        }
+    });
+}
+
+/// Kafka's cleaner thread: a pass over the compacted logs of the
+/// partitions here, at once again after a clean, else after
+/// log.cleaner.backoff.ms. The I/O runs on a blocking thread.
+fn spawn_log_cleaner(broker: Arc<Broker>, shutdown: &shared::shutdown::Shutdown) {
+    let cfg = broker.config.cleaner.clone();
+    if !cfg.enable {
+        tracing::info!("log.cleaner.enable=false: compacted topics are not cleaned");
+        return;
+    }
+    let cleaner = log::cleaner::LogCleaner::new(&broker.logs.dirs, cfg.max_map_entries());
+    let stop = cleaner.stop.clone();
+    let mut sig = shutdown.subscribe();
+    // A clean in progress gives up at shutdown; its .cleaned files go at
+    // the next start.
+    tokio::spawn(async move {
+        sig.recv().await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let stopped = cleaner.stop.clone();
+    let cleaner = Arc::new(std::sync::Mutex::new(cleaner));
+    let mut sig = shutdown.subscribe();
+    tokio::spawn(async move {
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            let logs: Vec<_> = broker
+                .partitions
+                .read()
+                .map(|m| m.values().map(|p| (p.log.clone(), p.high_watermark())).collect())
+                .unwrap_or_default();
+            let c = cleaner.clone();
+            let cleaned = tokio::task::spawn_blocking(move || match c.lock() {
+                Ok(mut c) => c.clean_filthiest(&logs, now_ms()),
+                Err(_) => Ok(false),
+            })
+            .await;
+            match cleaned {
+                Ok(Ok(true)) => continue,
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "log cleaner pass failed"),
+                Err(e) => tracing::error!(error = %e, "log cleaner panicked"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(cfg.backoff_ms)) => {}
+                _ = sig.recv() => return,
             }
         }
     });

@@ -12,6 +12,10 @@ pub const HEADER_LEN: usize = 61;
 /// Bytes before the part `batchLength` counts.
 pub const LOG_OVERHEAD: usize = 12;
 const MAGIC_OFFSET: usize = 16;
+/// Attribute bits: codec (0-2), LogAppendTime (3), transactional (4),
+/// control (5), delete horizon set (6).
+pub const CODEC_MASK: i16 = 0x07;
+pub const DELETE_HORIZON_FLAG: i16 = 1 << 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
@@ -96,6 +100,15 @@ impl BatchHeader {
         self.attributes & (1 << 5) != 0
     }
 
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & (1 << 4) != 0
+    }
+
+    /// KIP-534: firstTimestamp holds the tombstones' delete horizon.
+    pub fn has_delete_horizon(&self) -> bool {
+        self.attributes & DELETE_HORIZON_FLAG != 0
+    }
+
     pub fn last_sequence(&self) -> i32 {
         if self.base_sequence < 0 {
             return -1;
@@ -105,19 +118,41 @@ impl BatchHeader {
     }
 }
 
-/// Validate one complete batch: header sanity plus the CRC (checked by
-/// kafka-protocol's header decoder, which never decompresses).
+/// Validate one complete batch from a producer: header sanity plus the CRC
+/// (checked by kafka-protocol's header decoder, which never decompresses).
 pub fn validate(batch: &[u8]) -> Result<BatchHeader, BatchError> {
-    let h = BatchHeader::parse(batch)?;
-    if h.size() != batch.len() {
-        return Err(BatchError::Truncated);
-    }
+    let h = whole(batch)?;
     if h.record_count <= 0 || h.last_offset_delta < 0 || h.record_count != h.last_offset_delta + 1 {
         return Err(BatchError::Invalid(format!(
             "record count {} does not match last offset delta {}",
             h.record_count, h.last_offset_delta
         )));
     }
+    check_crc(batch, h)
+}
+
+/// Validate a batch already in a log (recovery, replication): a cleaned
+/// batch keeps its offset range but may hold fewer records, or none.
+pub fn validate_stored(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let h = whole(batch)?;
+    if h.last_offset_delta < 0 || h.record_count < 0 || h.record_count as i64 > h.last_offset_delta as i64 + 1 {
+        return Err(BatchError::Invalid(format!(
+            "record count {} exceeds the offset range of last offset delta {}",
+            h.record_count, h.last_offset_delta
+        )));
+    }
+    check_crc(batch, h)
+}
+
+fn whole(batch: &[u8]) -> Result<BatchHeader, BatchError> {
+    let h = BatchHeader::parse(batch)?;
+    if h.size() != batch.len() {
+        return Err(BatchError::Truncated);
+    }
+    Ok(h)
+}
+
+fn check_crc(batch: &[u8], h: BatchHeader) -> Result<BatchHeader, BatchError> {
     let mut b = Bytes::copy_from_slice(batch);
     let infos = RecordBatchDecoder::decode_batch_info(&mut b).map_err(|e| BatchError::Invalid(e.to_string()))?;
     if infos.len() != 1 {

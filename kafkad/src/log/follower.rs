@@ -10,8 +10,10 @@ use crate::error::StorageError;
 impl Log {
     /// Append the whole batches of a fetch response. A trailing partial
     /// batch (cut by the fetch size) is left for the next fetch; batches
-    /// below the LEO are skipped; a gap or a bad CRC is an error and
-    /// nothing after it is written. Returns the number of batches written.
+    /// below the LEO are skipped; a batch straddling the LEO or a bad CRC
+    /// is an error and nothing after it is written. A gap is fine: the
+    /// leader's log may have been compacted (Kafka only refuses a first
+    /// offset below the LEO). Returns the number of batches written.
     pub fn append_as_follower(&mut self, records: &[u8]) -> Result<usize, StorageError> {
         let corrupt = |dir: &std::path::Path, reason: String| StorageError::Corrupt { path: dir.to_path_buf(), reason };
         let mut pos = 0usize;
@@ -28,13 +30,14 @@ impl Log {
             if h.last_offset() < leo {
                 continue;
             }
-            if h.base_offset != leo {
+            if h.base_offset < leo {
                 return Err(corrupt(
                     &self.dir,
-                    format!("leader batch at offset {} does not continue the log end {leo}", h.base_offset),
+                    format!("leader batch at offset {} overlaps the log end {leo}", h.base_offset),
                 ));
             }
-            batch::validate(bytes).map_err(|e| corrupt(&self.dir, format!("batch at {}: {e}", h.base_offset)))?;
+            batch::validate_stored(bytes)
+                .map_err(|e| corrupt(&self.dir, format!("batch at {}: {e}", h.base_offset)))?;
             if self.epochs.assign(h.partition_leader_epoch, h.base_offset) {
                 self.epochs.save(&self.dir)?;
             }
@@ -54,6 +57,7 @@ impl Log {
     /// Drop every segment and start empty at `offset` (the leader's log
     /// start is past our end).
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), StorageError> {
+        self.truncated_to = Some(self.truncated_to.map_or(offset, |t| t.min(offset)));
         for (_, s) in std::mem::take(&mut self.segments) {
             s.delete_files();
         }

@@ -4,10 +4,13 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod cleaner;
+pub mod config;
 mod follower;
 pub mod manager;
 pub mod producer_state;
 pub mod segment;
+mod swap;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,45 +18,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{IoContext, StorageError};
 use batch::BatchHeader;
 use checkpoint::LeaderEpochCache;
+pub use config::LogConfig;
 use segment::Segment;
-
-#[derive(Debug, Clone)]
-pub struct LogConfig {
-    pub segment_bytes: u64,
-    /// segment.ms: roll the active segment once its first batch is older.
-    pub segment_ms: i64,
-    pub retention_ms: i64,
-    pub retention_bytes: i64,
-    pub index_interval_bytes: u64,
-    /// cleanup.policy contains "delete": time/size retention applies.
-    pub delete_enabled: bool,
-    /// flush.messages: fsync when this many messages are unflushed.
-    pub flush_messages: i64,
-    /// flush.ms: fsync when the last flush is older than this.
-    pub flush_ms: i64,
-}
-
-impl LogConfig {
-    /// Build from an effective topic config (topic keys, string values).
-    pub fn from_topic(c: &std::collections::BTreeMap<String, String>, fallback: &LogConfig) -> LogConfig {
-        let num = |k: &str| c.get(k).and_then(|v| v.trim().parse::<i64>().ok());
-        LogConfig {
-            segment_bytes: num("segment.bytes").map(|v| v.max(14) as u64).unwrap_or(fallback.segment_bytes),
-            segment_ms: num("segment.ms").map(|v| v.max(1)).unwrap_or(fallback.segment_ms),
-            retention_ms: num("retention.ms").unwrap_or(fallback.retention_ms),
-            retention_bytes: num("retention.bytes").unwrap_or(fallback.retention_bytes),
-            index_interval_bytes: num("index.interval.bytes")
-                .map(|v| v.max(0) as u64)
-                .unwrap_or(fallback.index_interval_bytes),
-            delete_enabled: c
-                .get("cleanup.policy")
-                .map(|p| p.split(',').any(|x| x.trim() == "delete"))
-                .unwrap_or(fallback.delete_enabled),
-            flush_messages: num("flush.messages").map(|v| v.max(1)).unwrap_or(fallback.flush_messages),
-            flush_ms: num("flush.ms").map(|v| v.max(0)).unwrap_or(fallback.flush_ms),
-        }
-    }
-}
 
 pub struct Log {
     pub dir: PathBuf,
@@ -69,6 +35,10 @@ pub struct Log {
     pub producers: producer_state::ProducerStateManager,
     /// Wall clock of the last fsync, for flush.ms.
     pub last_flush_ms: i64,
+    /// Lowest offset the log was truncated to since the cleaner last looked
+    /// (it aborts a swap and lowers its checkpoint, Kafka's
+    /// maybeTruncateCheckpoint).
+    pub truncated_to: Option<i64>,
 }
 
 /// What a read found.
@@ -107,6 +77,8 @@ impl Log {
         log_start_checkpoint: Option<i64>,
     ) -> Result<Log, StorageError> {
         std::fs::create_dir_all(dir).at(dir)?;
+        // A clean interrupted by a crash: finish or discard it first.
+        let swapped = swap::recover_leftovers(dir)?;
         let mut bases: Vec<i64> = Vec::new();
         for entry in std::fs::read_dir(dir).at(dir)? {
             let entry = entry.at(dir)?;
@@ -127,7 +99,7 @@ impl Log {
             let next_base_le = recover_from.map(|r| base >= r).unwrap_or(false);
             // The active segment is always rescanned: it is where a crash
             // leaves a torn write.
-            let recover = last || next_base_le;
+            let recover = last || next_base_le || swapped.contains(&base);
             let seg = Segment::open(dir, base, config.index_interval_bytes, recover)?;
             segments.insert(base, seg);
         }
@@ -147,6 +119,7 @@ impl Log {
             epochs: LeaderEpochCache::load(dir),
             producers: Default::default(),
             last_flush_ms: crate::now_ms(),
+            truncated_to: None,
         };
         let leo = log.log_end_offset();
         if log.log_start_offset > leo {
@@ -317,6 +290,7 @@ impl Log {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
+        self.truncated_to = Some(self.truncated_to.map_or(offset, |t| t.min(offset)));
         let above: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
         for b in above {
             if let Some(s) = self.segments.remove(&b) {
@@ -513,11 +487,8 @@ mod tests {
             segment_bytes: seg,
             segment_ms: i64::MAX,
             retention_ms: -1,
-            retention_bytes: -1,
             index_interval_bytes: 100,
-            delete_enabled: true,
-            flush_messages: i64::MAX,
-            flush_ms: i64::MAX,
+            ..LogConfig::default()
         }
     }
 

@@ -74,6 +74,12 @@ impl ProducerStateManager {
         self.producers.is_empty()
     }
 
+    /// Producer id -> last offset of its last batch, for the cleaner, which
+    /// keeps that batch so the producer's sequence survives compaction.
+    pub fn last_offsets(&self) -> HashMap<i64, i64> {
+        self.producers.iter().filter_map(|(id, e)| e.batches.back().map(|b| (*id, b.last_offset))).collect()
+    }
+
     /// Validate client batches in order, as Kafka's
     /// analyzeAndValidateProducerState + ProducerAppendInfo do for
     /// AppendOrigin.Client: duplicate first, then epoch, then sequence.

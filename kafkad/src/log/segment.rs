@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use crate::error::{IoContext, StorageError};
 use crate::log::batch::{self, BatchHeader, HEADER_LEN};
 
+/// Suffix of a segment the cleaner is still writing.
+pub const CLEANED: &str = ".cleaned";
+/// Suffix of a cleaned segment committed to replace the old ones.
+pub const SWAP: &str = ".swap";
+
 pub fn file_name(base: i64, ext: &str) -> String {
     format!("{base:020}.{ext}")
 }
@@ -17,6 +22,8 @@ pub fn file_name(base: i64, ext: &str) -> String {
 pub struct Segment {
     pub base_offset: i64,
     pub dir: PathBuf,
+    /// "" for a live segment, ".cleaned" while the cleaner writes one.
+    suffix: &'static str,
     log: File,
     index_file: File,
     time_file: File,
@@ -41,25 +48,49 @@ pub struct Segment {
 
 impl Segment {
     pub fn log_path(&self) -> PathBuf {
-        self.dir.join(file_name(self.base_offset, "log"))
+        self.path("log")
+    }
+
+    /// `<base>.<ext>` plus the suffix ("" for a live segment).
+    pub fn path(&self, ext: &str) -> PathBuf {
+        self.dir.join(format!("{}{}", file_name(self.base_offset, ext), self.suffix))
     }
 
     pub fn create(dir: &Path, base_offset: i64, index_interval: u64) -> Result<Segment, StorageError> {
-        Self::open_files(dir, base_offset, index_interval)
+        Self::open_files(dir, base_offset, index_interval, "")
     }
 
-    fn open_files(dir: &Path, base_offset: i64, index_interval: u64) -> Result<Segment, StorageError> {
-        let open = |ext: &str| -> Result<File, StorageError> {
-            let p = dir.join(file_name(base_offset, ext));
-            OpenOptions::new().read(true).append(true).create(true).open(&p).at(&p)
+    /// A fresh `<base>.log.cleaned` (and indexes) for the cleaner to fill;
+    /// leftovers of an earlier attempt are discarded.
+    pub fn create_cleaned(dir: &Path, base_offset: i64, index_interval: u64) -> Result<Segment, StorageError> {
+        for ext in ["log", "index", "timeindex"] {
+            let p = dir.join(format!("{}{}", file_name(base_offset, ext), CLEANED));
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StorageError::io(p, e)),
+                _ => {}
+            }
+        }
+        Self::open_files(dir, base_offset, index_interval, CLEANED)
+    }
+
+    fn open_files(
+        dir: &Path,
+        base_offset: i64,
+        index_interval: u64,
+        suffix: &'static str,
+    ) -> Result<Segment, StorageError> {
+        let open = |ext: &str| -> Result<(File, PathBuf), StorageError> {
+            let p = dir.join(format!("{}{suffix}", file_name(base_offset, ext)));
+            Ok((OpenOptions::new().read(true).append(true).create(true).open(&p).at(&p)?, p))
         };
-        let log = open("log")?;
-        let index_file = open("index")?;
-        let time_file = open("timeindex")?;
-        let size = log.metadata().at(&dir.join(file_name(base_offset, "log")))?.len();
+        let (log, log_path) = open("log")?;
+        let (index_file, _) = open("index")?;
+        let (time_file, _) = open("timeindex")?;
+        let size = log.metadata().at(&log_path)?.len();
         Ok(Segment {
             base_offset,
             dir: dir.to_path_buf(),
+            suffix,
             log,
             index_file,
             time_file,
@@ -80,7 +111,7 @@ impl Segment {
     /// CRC-checked, a torn or corrupt tail is cut off and both indexes are
     /// rebuilt; otherwise the index files on disk are trusted.
     pub fn open(dir: &Path, base_offset: i64, index_interval: u64, recover: bool) -> Result<Segment, StorageError> {
-        let mut seg = Self::open_files(dir, base_offset, index_interval)?;
+        let mut seg = Self::open_files(dir, base_offset, index_interval, "")?;
         if let Ok(meta) = seg.log.metadata() {
             if let Ok(m) = meta.modified() {
                 if let Ok(d) = m.duration_since(std::time::UNIX_EPOCH) {
@@ -176,7 +207,7 @@ impl Segment {
             if self.log.read_exact_at(&mut buf, pos).is_err() {
                 break;
             }
-            if batch::validate(&buf).is_err() {
+            if batch::validate_stored(&buf).is_err() {
                 break;
             }
             self.maybe_index(&h, pos as u32);
@@ -207,10 +238,10 @@ impl Segment {
             tidx.extend_from_slice(&ts.to_be_bytes());
             tidx.extend_from_slice(&rel.to_be_bytes());
         }
-        let ip = self.dir.join(file_name(self.base_offset, "index"));
+        let ip = self.path("index");
         self.index_file.set_len(0).at(&ip)?;
         self.index_file.write_all(&idx).at(&ip)?;
-        let tp = self.dir.join(file_name(self.base_offset, "timeindex"));
+        let tp = self.path("timeindex");
         self.time_file.set_len(0).at(&tp)?;
         self.time_file.write_all(&tidx).at(&tp)?;
         Ok(())
@@ -270,10 +301,10 @@ impl Segment {
         }
         let pos = self.size as u32;
         if let Some((e, t)) = self.maybe_index(h, pos) {
-            let ip = self.dir.join(file_name(self.base_offset, "index"));
+            let ip = self.path("index");
             self.index_file.write_all(&e).at(&ip)?;
             if let Some(t) = t {
-                let tp = self.dir.join(file_name(self.base_offset, "timeindex"));
+                let tp = self.path("timeindex");
                 self.time_file.write_all(&t).at(&tp)?;
             }
         }
@@ -347,11 +378,18 @@ impl Segment {
             // A batch straddling `offset` cannot be split; keep it whole as
             // Kafka does (truncation points are batch boundaries).
             Some((pos, h)) => pos + h.size() as u64,
-            None => return Ok(()),
+            None => {
+                self.next_offset = self.next_offset.max(offset);
+                return Ok(());
+            }
         };
         self.log.set_len(pos).at(&path)?;
         self.size = pos;
-        self.recover()
+        self.recover()?;
+        // Truncating into an offset gap a compacted log has: the end is
+        // still `offset`, as Kafka's updateLogEndOffset(targetOffset).
+        self.next_offset = self.next_offset.max(offset);
+        Ok(())
     }
 
     pub fn flush(&self) -> Result<(), StorageError> {
@@ -363,7 +401,21 @@ impl Segment {
 
     pub fn delete_files(self) {
         for ext in ["log", "index", "timeindex"] {
-            let _ = std::fs::remove_file(self.dir.join(file_name(self.base_offset, ext)));
+            let _ = std::fs::remove_file(self.path(ext));
         }
+    }
+
+    /// Bytes of the offset and time index (the cleaner's grouping limit).
+    pub fn index_bytes(&self) -> (u64, u64) {
+        (self.index.len() as u64 * 8, self.time_index.len() as u64 * 12)
+    }
+
+    /// Give the .log file (and `modified_ms`) a last-modified time, as
+    /// Kafka carries the replaced segments' time over to a cleaned one.
+    pub fn set_modified(&mut self, ms: i64) -> Result<(), StorageError> {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+        self.log.set_modified(t).at(&self.log_path())?;
+        self.modified_ms = ms;
+        Ok(())
     }
 }
