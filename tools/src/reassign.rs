@@ -94,6 +94,34 @@ pub fn reassignment_targets(v: &Value) -> Result<BTreeMap<(String, i32), Vec<i32
     Ok(out)
 }
 
+/// Kafka's --verify status lines: still in progress while `moving` says so,
+/// else completed, or the replica set it has instead.
+pub fn verify_status(
+    targets: &BTreeMap<(String, i32), Vec<i32>>,
+    moving: impl Fn(&(String, i32)) -> bool,
+    cur: &BTreeMap<(String, i32), Vec<i32>>,
+) -> String {
+    let ids = |r: &[i32]| r.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+    let mut out = String::from("Status of partition reassignment:");
+    for (tp, want) in targets {
+        let name = format!("{}-{}", tp.0, tp.1);
+        let have = cur.get(tp).cloned().unwrap_or_default();
+        out.push('\n');
+        out.push_str(&if moving(tp) {
+            format!("Reassignment of partition {name} is still in progress.")
+        } else if &have == want {
+            format!("Reassignment of partition {name} is completed.")
+        } else {
+            format!(
+                "There is no active reassignment of partition {name}, but replica set is {} rather than {}.",
+                ids(&have),
+                ids(want)
+            )
+        });
+    }
+    out
+}
+
 pub async fn current_replicas(cl: &mut Cluster, topics: &[String]) -> Result<BTreeMap<(String, i32), Vec<i32>>> {
     let md = cl.metadata(Some(topics), false).await?;
     let mut out = BTreeMap::new();

@@ -15,7 +15,7 @@ use crate::admin::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::client::{sb, tn, Cluster};
 use crate::error::{Result, ToolError};
 use crate::opts::Parsed;
-use crate::reassign::{current_replicas, read_json_file, reassignment_targets};
+use crate::reassign::{current_replicas, read_json_file, reassignment_targets, verify_status};
 use crate::reassign_zk::current_assignment_text;
 
 type Targets = BTreeMap<(String, i32), Vec<i32>>;
@@ -243,24 +243,7 @@ pub async fn run(cl: &mut Cluster, p: &Parsed, action: &str) -> Result<()> {
         "verify" => {
             let cur_moves = ongoing(cl).await?;
             let cur = current_replicas(cl, &topics).await.unwrap_or_default();
-            println!("Status of partition reassignment:");
-            for (tp, want) in &targets {
-                let name = format!("{}-{}", tp.0, tp.1);
-                if cur_moves.contains_key(tp) {
-                    println!("Reassignment of partition {name} is still in progress.");
-                } else {
-                    let have = cur.get(tp).cloned().unwrap_or_default();
-                    if &have == want {
-                        println!("Reassignment of partition {name} is completed.");
-                    } else {
-                        println!(
-                            "There is no active reassignment of partition {name}, but replica set is {} rather than {}.",
-                            ids(&have),
-                            ids(want)
-                        );
-                    }
-                }
-            }
+            println!("{}", verify_status(&targets, |tp| cur_moves.contains_key(tp), &cur));
             // Kafka then prints the (here empty) log-dir move states.
             println!();
             if cur_moves.is_empty() && !p.has("preserve-throttles") {

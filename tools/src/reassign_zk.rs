@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::client::Cluster;
 use crate::error::{Result, ToolError};
 use crate::opts::Parsed;
-use crate::reassign::{current_replicas, read_json_file, reassignment_json, reassignment_targets};
+use crate::reassign::{current_replicas, read_json_file, reassignment_json, reassignment_targets, verify_status};
 use crate::zk::Zk;
 
 const NODE: &str = "/admin/reassign_partitions";
@@ -98,24 +98,7 @@ pub async fn run(zk: &Zk, cl: &mut Cluster, p: &Parsed, action: &str) -> Result<
             let pend = pending(zk).await?;
             let topics: Vec<String> = targets.keys().map(|(t, _)| t.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
             let cur = current_replicas(cl, &topics).await.unwrap_or_default();
-            println!("Status of partition reassignment:");
-            for (tp, want) in &targets {
-                let name = format!("{}-{}", tp.0, tp.1);
-                if pend.contains_key(tp) {
-                    println!("Reassignment of partition {name} is still in progress.");
-                } else {
-                    let have = cur.get(tp).cloned().unwrap_or_default();
-                    if &have == want {
-                        println!("Reassignment of partition {name} is completed.");
-                    } else {
-                        println!(
-                            "There is no active reassignment of partition {name}, but replica set is {} rather than {}.",
-                            ids(&have),
-                            ids(want)
-                        );
-                    }
-                }
-            }
+            println!("{}", verify_status(&targets, |tp| pend.contains_key(tp), &cur));
             Ok(())
         }
     }
