@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{kcat, rpc, run_py, wait_for, Kafkad};
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -21,21 +20,7 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 const BROKER: &str = "log.cleaner.backoff.ms=100\noffsets.topic.num.partitions=1\noffsets.topic.replication.factor=1";
 
 fn create_topic(port: u16, topic: &str, configs: &[(&str, &str)]) {
-    let mut t = CreatableTopic::default();
-    t.name = TopicName(StrBytes::from_string(topic.to_string()));
-    t.num_partitions = 1;
-    t.replication_factor = 1;
-    for (k, v) in configs {
-        let mut c = CreatableTopicConfig::default();
-        c.name = StrBytes::from_string(k.to_string());
-        c.value = Some(StrBytes::from_string(v.to_string()));
-        t.configs.push(c);
-    }
-    let mut req = CreateTopicsRequest::default();
-    req.topics.push(t);
-    req.timeout_ms = 10_000;
-    let resp: CreateTopicsResponse = rpc(port, 5, &req);
-    assert_eq!(resp.topics[0].error_code, 0, "{:?}", resp.topics[0].error_message);
+    common::create_topic(port, topic, 1, 1, configs);
 }
 
 fn alter_topic(port: u16, topic: &str, configs: &[(&str, &str)]) {

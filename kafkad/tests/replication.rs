@@ -12,11 +12,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{kcat, py_script, rpc, wait_for, Kafkad};
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{
-    CreateTopicsRequest, CreateTopicsResponse, MetadataRequest, MetadataResponse, TopicName,
-};
+use kafka_protocol::messages::{MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use system_tests::ZkServer;
 
@@ -70,21 +67,7 @@ impl Cluster {
     }
 
     fn create_topic(&self, name: &str, partitions: i32, rf: i16, configs: &[(&str, &str)]) {
-        let mut t = CreatableTopic::default();
-        t.name = TopicName(StrBytes::from_string(name.to_string()));
-        t.num_partitions = partitions;
-        t.replication_factor = rf;
-        for (k, v) in configs {
-            let mut c = CreatableTopicConfig::default();
-            c.name = StrBytes::from_string(k.to_string());
-            c.value = Some(StrBytes::from_string(v.to_string()));
-            t.configs.push(c);
-        }
-        let mut req = CreateTopicsRequest::default();
-        req.topics.push(t);
-        req.timeout_ms = 10_000;
-        let resp: CreateTopicsResponse = rpc(self.any_port(), 5, &req);
-        assert_eq!(resp.topics[0].error_code, 0, "create {name}");
+        common::create_topic(self.any_port(), name, partitions, rf, configs);
     }
 }
 

@@ -89,6 +89,11 @@ fn leader_address(broker: &Broker, leader: i32) -> Option<String> {
     Some(format!("{}:{}", ep.host, ep.port))
 }
 
+/// One request entry per topic from partitions grouped by topic name.
+fn per_topic<P, T>(by_topic: BTreeMap<String, Vec<P>>, entry: impl Fn(TopicName, Vec<P>) -> T) -> Vec<T> {
+    by_topic.into_iter().map(|(t, ps)| entry(TopicName(StrBytes::from_string(t)), ps)).collect()
+}
+
 struct FetcherState {
     /// Leader epoch each partition was last truncated for; a partition is
     /// fetched only while this matches its current epoch.
@@ -199,15 +204,12 @@ async fn truncate(
     }
     let mut req = OffsetForLeaderEpochRequest::default();
     req.replica_id = BrokerId(broker.id());
-    req.topics = by_topic
-        .into_iter()
-        .map(|(t, partitions)| {
-            let mut ot = OffsetForLeaderTopic::default();
-            ot.topic = TopicName(StrBytes::from_string(t));
-            ot.partitions = partitions;
-            ot
-        })
-        .collect();
+    req.topics = per_topic(by_topic, |topic, partitions| {
+        let mut ot = OffsetForLeaderTopic::default();
+        ot.topic = topic;
+        ot.partitions = partitions;
+        ot
+    });
     let v = c.version::<OffsetForLeaderEpochRequest>(4)?;
     let resp = c.call(&req, v).await?;
     for t in resp.topics {
@@ -270,15 +272,12 @@ async fn fetch(
     // A full fetch outside any fetch session.
     req.session_id = 0;
     req.session_epoch = -1;
-    req.topics = by_topic
-        .into_iter()
-        .map(|(t, partitions)| {
-            let mut ft = FetchTopic::default();
-            ft.topic = TopicName(StrBytes::from_string(t));
-            ft.partitions = partitions;
-            ft
-        })
-        .collect();
+    req.topics = per_topic(by_topic, |topic, partitions| {
+        let mut ft = FetchTopic::default();
+        ft.topic = topic;
+        ft.partitions = partitions;
+        ft
+    });
     let v = c.version::<FetchRequest>(FETCH_VERSION_CAP)?;
     let resp = c.call(&req, v).await?;
     if resp.error_code != 0 {
