@@ -146,6 +146,27 @@ async fn topic_written_into_zookeeper_under_chroot_goes_live() {
     let v: serde_json::Value = serde_json::from_slice(&topic).expect("json");
     assert_eq!(v["version"], 3);
     assert_eq!(v["topic_id"].as_str().map(str::len), Some(22));
+    // An old tool rewrites the topic without its id (Kafka 2.x --alter
+    // --partitions): the topic keeps its id and its data, and grows.
+    let id = v["topic_id"].clone();
+    client
+        .set_data("/kafka1/brokers/topics/zt", br#"{"version":1,"partitions":{"0":[1],"1":[1],"2":[1]}}"#, None)
+        .await
+        .expect("rewrite");
+    let b = k.bootstrap();
+    tokio::task::spawn_blocking(move || {
+        wait_for("partition 2 online", Duration::from_secs(20), || {
+            let o = kcat(&["-b", &b, "-L", "-t", "zt"], None);
+            String::from_utf8_lossy(&o.stdout).contains("partition 2, leader 1").then_some(())
+        });
+        let out = kcat(&["-b", &b, "-C", "-t", "zt", "-p", "1", "-o", "beginning", "-e"], None);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "from-zk\n", "the old records survive");
+    })
+    .await
+    .expect("kcat");
+    let (topic, _) = client.get_data("/kafka1/brokers/topics/zt").await.expect("topic");
+    let v: serde_json::Value = serde_json::from_slice(&topic).expect("json");
+    assert_eq!(v["topic_id"], id, "the controller restamps the id the topic had");
     let (ctl, _) = client.get_data("/kafka1/controller").await.expect("controller");
     let v: serde_json::Value = serde_json::from_slice(&ctl).expect("json");
     assert_eq!(v["brokerid"], 1);

@@ -29,8 +29,10 @@ pub async fn reconcile_topic(
     };
     if zn.topic_id.is_none() {
         // Written by an old tool without a topic id: add one, as Kafka 2.8+
-        // controllers do. The data watch brings us back.
-        zn.topic_id = Some(metadata::random_kafka_uuid());
+        // controllers do (the id the topic already had, if it existed). The
+        // write is a change that brings us back.
+        let known = broker.metadata().topics.get(topic).map(|t| t.topic_id);
+        zn.topic_id = Some(known.unwrap_or_else(metadata::random_kafka_uuid));
         match fenced(broker, epoch, vec![Op::Set(tpath.clone(), zn.to_json(), Some(tstat.version))]).await {
             Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => return Ok(()),
             Err(e) => return Err(e),

@@ -92,9 +92,12 @@ async fn sync_once(broker: &Broker) -> Result<(), ZkErr> {
         let tpath = format!("/brokers/topics/{name}");
         let Some((data, _)) = zk.get(&tpath).await? else { continue };
         let Some(zn) = metadata::TopicZnode::parse(&data) else { continue };
-        // Until the controller has stamped a topic id the topic is not
-        // served; the stamp is a change that starts another round.
-        let Some(topic_id) = zn.topic_id else { continue };
+        // Until the controller has stamped a topic id a new topic is not
+        // served; the stamp is a change that starts another round. A known
+        // topic rewritten without its id (old tools) keeps the id it had,
+        // or its logs would be taken for a deleted topic's.
+        let known = broker.metadata().topics.get(&name).map(|t| t.topic_id);
+        let Some(topic_id) = zn.topic_id.or(known) else { continue };
         let mut partitions = BTreeMap::new();
         for (p, replicas) in zn.partitions.clone() {
             let adding = zn.adding.get(&p).cloned().unwrap_or_default();
