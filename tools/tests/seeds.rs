@@ -122,6 +122,16 @@ fn seed001_three_brokers_and_kill() {
         (!isr.contains(&"1".to_string()) && isr.len() == 2).then_some(part)
     });
     assert!(!after.contains("Leader: 1\t") && !after.contains("Leader: none"), "{after}");
+    // The partition now shows as under-replicated (2 of 3 in sync).
+    let ur = h.ok("bin/kafka-topics.sh --describe --under-replicated-partitions --bootstrap-server localhost:9092", "");
+    let lines: Vec<&str> = ur.lines().collect();
+    assert_eq!(lines.len(), 1, "{ur}");
+    assert!(lines[0].starts_with("\tTopic: multiple\tPartition: 0\tLeader: "), "{ur}");
+    // The records are still there, read from a survivor (by partition: the
+    // group coordinator's __consumer_offsets partition may have died with
+    // broker 1, as the quickstart configs give it one replica).
+    let out = h.ok("bin/kafka-console-consumer.sh --bootstrap-server localhost:9092 --topic multiple --partition 0 --offset earliest --max-messages 4", "");
+    assert_eq!(out, "node1\nnode2\nnode\nnode4\n");
 }
 
 /// Seed 003, single-broker part: quickstart with --bootstrap-server,
