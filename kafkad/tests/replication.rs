@@ -237,3 +237,38 @@ fn lagging_follower_leaves_the_isr_and_min_insync_refuses_acks_all() {
         logs.iter().all(|l| *l == logs[0]).then_some(())
     });
 }
+
+/// A group's committed offsets live in a replicated __consumer_offsets: kill
+/// -9 the group coordinator and the group resumes at its commit on the
+/// broker that takes over the offsets partition.
+#[test]
+fn group_coordinator_fails_over_with_its_committed_offsets() {
+    let mut c = Cluster::start(3, "offsets.topic.replication.factor=3\noffsets.topic.num.partitions=1");
+    c.create_topic("orders", 1, 3, &[]);
+    c.wait_isr("orders", 0, &[0, 1, 2]);
+    let input: String = (0..100).map(|i| format!("o{i}\n")).collect();
+    let out = kcat(&["-b", &c.bootstrap(), "-P", "-t", "orders", "-p", "0", "-X", "acks=all"], Some(input.as_bytes()));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let py = |bootstrap: &str, count: &str| {
+        let out = Command::new("timeout")
+            .args(["120", "python3"])
+            .arg(py_script("group_resume.py"))
+            .args([bootstrap, "orders", "billing", count])
+            .output()
+            .expect("python3");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(stdout.contains("ALL OK"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let first = py(&c.bootstrap(), "40");
+    assert!(first.contains("FIRST 0\n") && first.contains("COMMITTED 40\n"), "{first}");
+    // The offsets partition is replicated everywhere before its leader dies.
+    c.wait_isr("__consumer_offsets", 0, &[0, 1, 2]);
+    let coordinator = c.state("__consumer_offsets", 0).expect("offsets partition").0;
+    c.broker(coordinator).kill9();
+    let survivors: Vec<i32> = (0..3).filter(|b| *b != coordinator).collect();
+    c.wait_isr("__consumer_offsets", 0, &survivors);
+    let second = py(&c.bootstrap(), "60");
+    assert!(second.contains("FIRST 40\n") && second.contains("COMMITTED 100\n"), "{second}");
+}
