@@ -92,6 +92,21 @@ impl Kafkad {
         }
     }
 
+    /// kill -9 (if running) and start again without waiting for it.
+    pub fn restart_no_wait(&mut self) {
+        self.kill9();
+        let cfg = self.dir.join("server.properties");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("kafkad.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_kafkad"))
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().expect("clone")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn kafkad");
+        self.child = Some(child);
+    }
+
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();
