@@ -8,13 +8,13 @@ use std::sync::Arc;
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
-use tokio::io::BufReader;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::broker::Broker;
 use crate::error::ConnectionError;
-use crate::frame::{read_frame, write_frame};
+use crate::frame::read_frame;
 use crate::handlers;
 
 /// What a handler sees about the request besides its body.
@@ -56,7 +56,7 @@ pub async fn serve(
             };
             match handle_frame(&broker, frame, &listener, peer).await {
                 Ok(Some(resp)) => {
-                    if let Err(e) = write_frame(&mut w, &resp).await {
+                    if let Err(e) = w.write_all(&resp).await {
                         tracing::debug!(error = %e, "write failed");
                         break;
                     }
@@ -199,13 +199,23 @@ fn api_name(key: ApiKey) -> &'static str {
     }
 }
 
+/// The whole response frame: size prefix, header, body, in one buffer
+/// sized up front (a fetch answer is megabytes; growing it by doubling
+/// would copy it several times, and a separate 4-byte write would go out
+/// as its own packet).
 fn encode(
     api_key: ApiKey,
     version: i16,
     correlation_id: i32,
     body: &kafka_protocol::messages::ResponseKind,
 ) -> Result<BytesMut, ConnectionError> {
-    let mut buf = BytesMut::new();
+    use kafka_protocol::messages::ResponseKind;
+    let body_size = match body {
+        ResponseKind::Fetch(f) => f.compute_size(version).unwrap_or(0),
+        _ => 0,
+    };
+    let mut buf = BytesMut::with_capacity(64 + body_size);
+    buf.extend_from_slice(&[0; 4]);
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     // ApiVersions responses always use header v0 (kafka-protocol knows).
@@ -213,6 +223,8 @@ fn encode(
         .encode(&mut buf, api_key.response_header_version(version))
         .map_err(|e| ConnectionError::Encode(e.to_string()))?;
     body.encode(&mut buf, version).map_err(|e| ConnectionError::Encode(format!("{api_key:?} v{version}: {e}")))?;
+    let len = i32::try_from(buf.len() - 4).map_err(|_| ConnectionError::Encode("response over 2 GiB".into()))?;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)
 }
 

@@ -1,7 +1,8 @@
-//! Kafka framing: a 4-byte big-endian size, then that many bytes.
+//! Kafka framing: a 4-byte big-endian size, then that many bytes. Responses
+//! are framed where they are encoded (connection::encode), in one buffer.
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::ConnectionError;
 
@@ -22,12 +23,4 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, max: i32) -> Result<Opt
     let mut buf = BytesMut::zeroed(size as usize);
     r.read_exact(&mut buf).await?;
     Ok(Some(buf.freeze()))
-}
-
-pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> Result<(), ConnectionError> {
-    let len = i32::try_from(body.len()).map_err(|_| ConnectionError::Encode("response over 2 GiB".into()))?;
-    w.write_all(&len.to_be_bytes()).await?;
-    w.write_all(body).await?;
-    w.flush().await?;
-    Ok(())
 }

@@ -238,24 +238,28 @@ impl Log {
         };
         while let Some(seg) = cur {
             let chunk_len = (max_bytes.saturating_sub(out.len())).max(batch::HEADER_LEN);
-            let data = seg.read_at(pos, chunk_len).at(&seg.log_path())?;
+            let start = out.len();
+            seg.read_into(pos, chunk_len, &mut out).at(&seg.log_path())?;
+            let read = out.len() - start;
+            // Keep the whole batches of what was read.
             let mut used = 0usize;
-            while used + batch::HEADER_LEN <= data.len() {
-                let Ok(h) = BatchHeader::parse(&data[used..]) else { break };
+            while used + batch::HEADER_LEN <= read {
+                let Ok(h) = BatchHeader::parse(&out[start + used..]) else { break };
                 if h.base_offset >= max_offset {
+                    out.truncate(start + used);
                     return Ok(ReadResult { bytes: out });
                 }
-                if used + h.size() > data.len() {
-                    if out.is_empty() && used == 0 {
+                if used + h.size() > read {
+                    out.truncate(start + used);
+                    if out.is_empty() {
                         // First batch bigger than max_bytes: return it whole.
-                        let whole = seg.read_at(pos, h.size()).at(&seg.log_path())?;
-                        out.extend_from_slice(&whole);
+                        seg.read_into(pos, h.size(), &mut out).at(&seg.log_path())?;
                     }
                     return Ok(ReadResult { bytes: out });
                 }
-                out.extend_from_slice(&data[used..used + h.size()]);
                 used += h.size();
             }
+            out.truncate(start + used);
             if out.len() >= max_bytes || pos + (used as u64) < seg.size {
                 return Ok(ReadResult { bytes: out });
             }

@@ -363,6 +363,19 @@ impl Segment {
         Ok(None)
     }
 
+    /// Append up to `len` bytes from `pos` to `out` (one copy, from the page
+    /// cache straight into the response buffer).
+    pub fn read_into(&self, pos: u64, len: usize, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let len = len.min(self.size.saturating_sub(pos) as usize);
+        let start = out.len();
+        out.resize(start + len, 0);
+        if let Err(e) = self.log.read_exact_at(&mut out[start..], pos) {
+            out.truncate(start);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     pub fn read_at(&self, pos: u64, len: usize) -> std::io::Result<Vec<u8>> {
         let len = len.min(self.size.saturating_sub(pos) as usize);
         let mut buf = vec![0u8; len];
