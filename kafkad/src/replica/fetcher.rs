@@ -100,6 +100,21 @@ struct FetcherState {
     truncated: HashMap<PartitionKey, i32>,
     /// Partitions backing off after an error, until the instant given.
     delayed: HashMap<PartitionKey, Instant>,
+    /// The last backoff of each erroring partition: it starts short and
+    /// doubles up to replica.fetch.backoff.ms, so a leader that is a moment
+    /// behind the metadata (a new topic, a new epoch) costs milliseconds,
+    /// not a whole backoff during which acks=all cannot complete.
+    backoffs: HashMap<PartitionKey, Duration>,
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+impl FetcherState {
+    fn delay(&mut self, key: PartitionKey, max: Duration) {
+        let next = self.backoffs.get(&key).map(|b| (*b * 2).min(max)).unwrap_or(FIRST_BACKOFF.min(max));
+        self.backoffs.insert(key.clone(), next);
+        self.delayed.insert(key, Instant::now() + next);
+    }
 }
 
 async fn run(broker: Arc<Broker>, leader: i32, mut parts: watch::Receiver<BTreeSet<PartitionKey>>) {
@@ -107,7 +122,7 @@ async fn run(broker: Arc<Broker>, leader: i32, mut parts: watch::Receiver<BTreeS
     let backoff = Duration::from_millis(cfg.fetch_backoff_ms.max(1));
     let client_id = format!("broker-{}-fetcher-0", broker.id());
     let mut conn: Option<Conn> = None;
-    let mut st = FetcherState { truncated: HashMap::new(), delayed: HashMap::new() };
+    let mut st = FetcherState { truncated: HashMap::new(), delayed: HashMap::new(), backoffs: HashMap::new() };
     loop {
         let set = parts.borrow_and_update().clone();
         st.truncated.retain(|k, _| set.contains(k));
@@ -219,7 +234,7 @@ async fn truncate(
             let Some(p) = broker.partition(&topic, e.partition) else { continue };
             if e.error_code != 0 {
                 tracing::debug!(topic, partition = e.partition, error = e.error_code, "leader epoch lookup failed");
-                st.delayed.insert(key, Instant::now() + backoff);
+                st.delay(key, backoff);
                 continue;
             }
             let (latest, leo) = p.latest_epoch_and_leo();
@@ -234,7 +249,7 @@ async fn truncate(
             };
             if let Err(err) = p.truncate_to(target) {
                 tracing::error!(topic, partition = e.partition, error = %err, "truncation failed");
-                st.delayed.insert(key, Instant::now() + backoff);
+                st.delay(key, backoff);
                 continue;
             }
             st.truncated.insert(key, p.leader_epoch());
@@ -283,7 +298,7 @@ async fn fetch(
     if resp.error_code != 0 {
         tracing::debug!(error = resp.error_code, "replica fetch refused");
         for (key, _) in parts {
-            st.delayed.insert(key.clone(), Instant::now() + backoff);
+            st.delay(key.clone(), backoff);
         }
         return Ok(());
     }
@@ -299,10 +314,11 @@ async fn fetch(
                             tracing::error!(topic, partition = pd.partition_index, error = %e, "follower append failed");
                             // Re-check divergence before the next fetch.
                             st.truncated.remove(&key);
-                            st.delayed.insert(key, Instant::now() + backoff);
+                            st.delay(key, backoff);
                             continue;
                         }
                     }
+                    st.backoffs.remove(&key);
                     if pd.log_start_offset >= 0 {
                         p.update_follower_log_start(pd.log_start_offset);
                     }
@@ -315,7 +331,7 @@ async fn fetch(
                     if pd.log_start_offset >= 0 && leo < pd.log_start_offset {
                         if let Err(e) = p.truncate_fully_and_start_at(pd.log_start_offset) {
                             tracing::error!(topic, partition = pd.partition_index, error = %e, "log reset failed");
-                            st.delayed.insert(key, Instant::now() + backoff);
+                            st.delay(key, backoff);
                         }
                     } else {
                         // We are past the leader's end: find where we diverged.
@@ -326,7 +342,7 @@ async fn fetch(
                     // Not (yet) the leader for this epoch, or fenced: wait for
                     // the metadata to catch up.
                     tracing::debug!(topic, partition = pd.partition_index, error = ?e, "replica fetch error");
-                    st.delayed.insert(key, Instant::now() + backoff);
+                    st.delay(key, backoff);
                 }
             }
         }
