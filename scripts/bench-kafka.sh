@@ -53,8 +53,12 @@ run() { # name port pid idle-rss [replication factor]
   local p=$2
   create_topic "$p" "${5:-1}"
   local a1 aa c
+  # Write back earlier runs' dirty pages first, so the kernel's writeback
+  # of them does not land in this measurement.
+  sync
   a1=$("$rp" -P -t bench -p 0 -b "127.0.0.1:$p" -s 100 -c "$count" -a 1 -X linger.ms=5 2>&1 | grep 'produced' | rate)
   aa=$("$rp" -P -t bench -p 0 -b "127.0.0.1:$p" -s 100 -c "$count" -a -1 -X linger.ms=5 2>&1 | grep 'produced' | rate)
+  sync
   c=$("$rp" -C -t bench -p 0 -b "127.0.0.1:$p" -o beginning -c "$count" 2>&1 | grep 'consumed' | rate)
   echo "| $1 | $a1 | $aa | $c | $4 | $(rss "$3") |"
 }
