@@ -11,9 +11,8 @@ target=${TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}
 count=${COUNT:-1000000}
 rp=$root/target/bench/librdkafka/examples/rdkafka_performance
 [ -x "$rp" ] || "$root/scripts/bench-kafka.sh" >/dev/null   # builds rdkafka_performance once
-if [ ! -x "$target/release/kafka-tools" ] || [ ! -x "$target/release/kafkad" ]; then
-  CARGO_TARGET_DIR=$target cargo build -q --release -p kafka-tools -p kafkad
-fi
+# Always (incremental): a stale binary would measure old code.
+CARGO_TARGET_DIR=$target cargo build -q --release -p kafka-tools -p kafkad
 tools=$target/release/kafka-tools
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
