@@ -71,6 +71,29 @@ impl Cluster {
     }
 }
 
+/// counted_producer.py writing `n` records with acks=all, and its output
+/// lines as they come.
+fn counted_producer(bootstrap: &str, topic: &str, n: usize) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut producer = Command::new("timeout")
+        .args(["300", "python3"])
+        .arg(py_script("counted_producer.py"))
+        .args([bootstrap, topic, &n.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let (tx, rx) = mpsc::channel::<String>();
+    let stdout = producer.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (producer, rx)
+}
+
 /// The partition's log as one byte string: every segment in offset order.
 fn log_bytes(broker_dir: &Path, topic: &str, p: i32) -> Vec<u8> {
     let dir: PathBuf = broker_dir.join("logs").join(format!("{topic}-{p}"));
@@ -113,23 +136,7 @@ fn acks_all_survives_leader_kill9_and_the_old_leader_rejoins() {
     let leader = c.wait_isr("replicated", 0, &[0, 1, 2]);
 
     const N: usize = 3000;
-    let mut producer = Command::new("timeout")
-        .args(["180", "python3"])
-        .arg(py_script("counted_producer.py"))
-        .args([&c.bootstrap(), "replicated", &N.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("python3");
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = producer.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut producer, rx) = counted_producer(&c.bootstrap(), "replicated", N);
     let mut acked: Vec<(i64, String)> = Vec::new();
     let mut errors = Vec::new();
     let mut killed = false;
@@ -285,23 +292,7 @@ fn rolling_kill9_loses_and_duplicates_nothing() {
         c.wait_isr("rolling", p, &[0, 1, 2]);
     }
     const N: usize = 9000;
-    let mut producer = Command::new("timeout")
-        .args(["300", "python3"])
-        .arg(py_script("counted_producer.py"))
-        .args([&c.bootstrap(), "rolling", &N.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3");
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = producer.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut producer, rx) = counted_producer(&c.bootstrap(), "rolling", N);
     // Delivered records, and those librdkafka knows the offset of (after a
     // retry it may report a delivered record without one).
     let (mut delivered, mut with_offset, mut errors) = (0usize, Vec::new(), Vec::new());
