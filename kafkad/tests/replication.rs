@@ -383,3 +383,60 @@ fn rolling_kill9_loses_and_duplicates_nothing() {
         });
     }
 }
+
+/// With no in-sync replica alive the partition goes offline (no clean
+/// leader); an unclean ElectLeaders brings back the out-of-sync replica,
+/// losing what only the dead leader had, and that leader, on return,
+/// truncates its diverged tail and follows.
+#[test]
+fn unclean_election_on_request_and_the_old_leader_truncates_its_diverged_tail() {
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+    use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
+    let mut c = Cluster::start(2, "replica.lag.time.max.ms=2000\nmin.insync.replicas=1");
+    c.create_topic("edge", 1, 2, &[]);
+    let leader = c.wait_isr("edge", 0, &[0, 1]);
+    let follower = 1 - leader;
+    let produce = |c: &Cluster, b: i32, lines: &str| {
+        let bs = c.brokers[b as usize].bootstrap();
+        let out = kcat(&["-b", &bs, "-P", "-t", "edge", "-p", "0", "-X", "acks=all"], Some(lines.as_bytes()));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    produce(&c, leader, "both1\nboth2\n");
+    wait_for("the follower to have both records", T, || {
+        (log_bytes(&c.brokers[follower as usize].dir, "edge", 0)
+            == log_bytes(&c.brokers[leader as usize].dir, "edge", 0))
+        .then_some(())
+    });
+    // The follower dies; the leader goes on alone.
+    c.broker(follower).kill9();
+    c.wait_isr("edge", 0, &[leader]);
+    produce(&c, leader, "only-leader1\nonly-leader2\nonly-leader3\n");
+    // The leader dies too, and only the out-of-sync follower comes back:
+    // no clean leader, so the partition stays offline.
+    c.broker(leader).kill9();
+    c.broker(follower).restart();
+    wait_for("the partition offline", T, || c.state("edge", 0).filter(|(l, _)| *l == -1).map(|_| ()));
+    let mut tp = TopicPartitions::default();
+    tp.topic = TopicName(StrBytes::from_static_str("edge"));
+    tp.partitions = vec![0];
+    let mut req = ElectLeadersRequest::default();
+    req.election_type = 1;
+    req.topic_partitions = Some(vec![tp]);
+    req.timeout_ms = 10_000;
+    let resp: ElectLeadersResponse = rpc(c.any_port(), 1, &req);
+    assert_eq!(resp.error_code, 0);
+    assert_eq!(resp.replica_election_results[0].partition_result[0].error_code, 0, "{resp:?}");
+    c.wait_isr("edge", 0, &[follower]);
+    // The records only the dead leader had are gone; new ones follow.
+    let bs = c.brokers[follower as usize].bootstrap();
+    produce(&c, follower, "after\n");
+    let got: Vec<String> = consume_all(&bs, "edge", 3).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(got, vec!["both1", "both2", "after"]);
+    // The old leader returns as a follower: it cuts its three diverged
+    // records (by leader epoch), copies "after", and rejoins the ISR.
+    c.broker(leader).restart();
+    c.wait_isr("edge", 0, &[0, 1]);
+    let dirs: Vec<PathBuf> = c.brokers.iter().map(|b| b.dir.clone()).collect();
+    wait_for("identical logs", T, || (log_bytes(&dirs[0], "edge", 0) == log_bytes(&dirs[1], "edge", 0)).then_some(()));
+    assert!(c.brokers[leader as usize].log().contains("truncating log"), "the old leader truncated");
+}
