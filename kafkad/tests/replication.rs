@@ -22,6 +22,8 @@ const T: Duration = Duration::from_secs(60);
 struct Cluster {
     _zk: ZkServer,
     brokers: Vec<Kafkad>,
+    /// Each broker's /metrics port.
+    metrics: Vec<u16>,
     _tmp: tempfile::TempDir,
 }
 
@@ -29,9 +31,20 @@ impl Cluster {
     fn start(n: i32, extra: &str) -> Cluster {
         let zk = ZkServer::start(&[]);
         let tmp = tempfile::tempdir().expect("tempdir");
-        let brokers =
-            (0..n).map(|id| Kafkad::start_member(&tmp.path().join(format!("b{id}")), id, &zk.addr(), extra)).collect();
-        Cluster { _zk: zk, brokers, _tmp: tmp }
+        let metrics: Vec<u16> = (0..n).map(|_| common::free_port()).collect();
+        let brokers = (0..n)
+            .map(|id| {
+                let extra = format!("{extra}\nmetrics.port={}", metrics[id as usize]);
+                Kafkad::start_member(&tmp.path().join(format!("b{id}")), id, &zk.addr(), &extra)
+            })
+            .collect();
+        Cluster { _zk: zk, brokers, metrics, _tmp: tmp }
+    }
+
+    /// kafka_under_replicated_partitions on broker `b` (leaders only).
+    fn under_replicated(&self, b: i32) -> f64 {
+        let text = common::scrape(self.metrics[b as usize]);
+        common::series(&text).get("kafka_under_replicated_partitions").copied().unwrap_or(-1.0)
     }
 
     fn bootstrap(&self) -> String {
@@ -215,6 +228,9 @@ fn lagging_follower_leaves_the_isr_and_min_insync_refuses_acks_all() {
     rest.sort();
     c.wait_isr("lagging", 0, &rest);
     assert!(c.broker(leader).log().contains("shrinking ISR"), "the leader shrank the ISR");
+    wait_for("the leader to report an under-replicated partition", T, || {
+        (c.under_replicated(leader) == 1.0).then_some(())
+    });
     // Two in sync: acks=all still works.
     let out = kcat(&["-b", &b, "-P", "-t", "lagging", "-p", "0", "-X", "acks=all"], Some(b"three\n"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -236,6 +252,7 @@ fn lagging_follower_leaves_the_isr_and_min_insync_refuses_acks_all() {
     signal(&c.brokers[followers[0] as usize], "-CONT");
     signal(&c.brokers[followers[1] as usize], "-CONT");
     c.wait_isr("lagging", 0, &[0, 1, 2]);
+    wait_for("no under-replicated partition", T, || (c.under_replicated(leader) == 0.0).then_some(()));
     let got: Vec<String> = consume_all(&b, "lagging", 4).into_iter().map(|(_, v)| v).collect();
     assert_eq!(got, vec!["one", "two", "three", "four"]);
     let dirs: Vec<PathBuf> = c.brokers.iter().map(|b| b.dir.clone()).collect();
