@@ -40,6 +40,8 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> HandlerRes
                             ResponseError::UnknownLeaderEpoch
                         }
                         .code();
+                    } else if p.hw_behind_epoch_start() {
+                        pr.error_code = ResponseError::OffsetNotAvailable.code();
                     } else {
                         let (offset, ts) = match lp.timestamp {
                             LATEST => (p.high_watermark(), -1),

@@ -195,6 +195,14 @@ impl Partition {
         newly
     }
 
+    /// A new leader whose HW has not yet reached the start of its epoch
+    /// (its followers have not fetched yet): offsets it would report could
+    /// go back in time, so Kafka answers OFFSET_NOT_AVAILABLE until then.
+    pub fn hw_behind_epoch_start(&self) -> bool {
+        let start = self.state.lock().map(|s| s.epoch_start_offset).unwrap_or(0);
+        self.high_watermark() < start
+    }
+
     pub fn leader_id(&self) -> i32 {
         self.state.lock().map(|s| s.leader).unwrap_or(-1)
     }

@@ -20,6 +20,9 @@ pub const LEGACY_NODE: &str = "/admin/reassign_partitions";
 
 pub type Outcome = Result<(), (ResponseError, String)>;
 
+/// (replica set, adding, removing) of a partition after a change.
+pub type Plan = (Vec<i32>, Vec<i32>, Vec<i32>);
+
 /// Kafka's checks on a requested replica list.
 pub fn validate_target(target: &[i32], live: &BTreeSet<i32>) -> Outcome {
     if target.is_empty() {
@@ -52,11 +55,7 @@ fn join(ids: &[i32]) -> String {
 /// The new replica set, adding and removing lists for moving partition
 /// `p` to `target` (None = cancel). The original set is what the
 /// partition had before any reassignment now under way.
-pub fn plan(
-    zn: &TopicZnode,
-    p: i32,
-    target: Option<&[i32]>,
-) -> Result<Option<(Vec<i32>, Vec<i32>, Vec<i32>)>, (ResponseError, String)> {
+pub fn plan(zn: &TopicZnode, p: i32, target: Option<&[i32]>) -> Result<Option<Plan>, (ResponseError, String)> {
     let rs = zn.partitions.get(&p).cloned().unwrap_or_default();
     let adding = zn.adding.get(&p).cloned().unwrap_or_default();
     let ors: Vec<i32> = rs.iter().copied().filter(|r| !adding.contains(r)).collect();
