@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{kcat, rpc, run_py, wait_for, Kafkad};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, Record, TimestampType};
 
 const BROKER: &str = "log.cleaner.backoff.ms=100\noffsets.topic.num.partitions=1\noffsets.topic.replication.factor=1";
 
@@ -180,22 +179,7 @@ fn a_compacted_topic_refuses_a_record_without_a_key() {
         value: Some(Bytes::from_static(b"v")),
         headers: Default::default(),
     };
-    let produce = |records: Vec<Record>| {
-        let mut buf = bytes::BytesMut::new();
-        let opts = RecordEncodeOptions { version: 2, compression: Compression::Lz4 };
-        RecordBatchEncoder::encode(&mut buf, &records, &opts).expect("encode");
-        let mut pd = PartitionProduceData::default();
-        pd.records = Some(buf.freeze());
-        let mut td = TopicProduceData::default();
-        td.name = TopicName(StrBytes::from_static_str("keyed"));
-        td.partition_data.push(pd);
-        let mut req = ProduceRequest::default();
-        req.acks = 1;
-        req.timeout_ms = 10_000;
-        req.topic_data.push(td);
-        let resp: ProduceResponse = rpc(k.port, 9, &req);
-        resp.responses[0].partition_responses[0].clone()
-    };
+    let produce = |records: Vec<Record>| common::produce_records(k.port, "keyed", &records, Compression::Lz4, 1, 9);
     wait_for("keyed leader", Duration::from_secs(20), || {
         (produce(vec![rec(Some("a"), 0)]).error_code == 0).then_some(())
     });

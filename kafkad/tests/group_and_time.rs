@@ -9,10 +9,9 @@ use bytes::Bytes;
 use common::{kcat, rpc, run_py, wait_for, Kafkad};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, Record, TimestampType};
 
 const TOPIC: &str = "times";
 
@@ -37,21 +36,7 @@ fn produce_with_timestamps(port: u16, timestamps: &[i64]) -> i64 {
             headers: Default::default(),
         })
         .collect();
-    let mut buf = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .expect("encode");
-    let mut pd = PartitionProduceData::default();
-    pd.index = 0;
-    pd.records = Some(buf.freeze());
-    let mut td = TopicProduceData::default();
-    td.name = TopicName(StrBytes::from_static_str(TOPIC));
-    td.partition_data.push(pd);
-    let mut req = ProduceRequest::default();
-    req.acks = 1;
-    req.timeout_ms = 10_000;
-    req.topic_data.push(td);
-    let resp: ProduceResponse = rpc(port, 8, &req);
-    let p = &resp.responses[0].partition_responses[0];
+    let p = common::produce_records(port, TOPIC, &records, Compression::None, 1, 8);
     assert_eq!(p.error_code, 0);
     p.base_offset
 }

@@ -12,10 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{rpc, wait_for, Kafkad};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, Record, TimestampType};
 
 const TOPIC: &str = "idem";
 const OUT_OF_ORDER: i16 = 45;
@@ -51,21 +50,7 @@ fn produce(port: u16, pid: i64, epoch: i16, seq: i32, n: i32) -> (i16, i64) {
             headers: Default::default(),
         })
         .collect();
-    let mut buf = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .expect("encode batch");
-    let mut pd = PartitionProduceData::default();
-    pd.index = 0;
-    pd.records = Some(buf.freeze());
-    let mut td = TopicProduceData::default();
-    td.name = TopicName(StrBytes::from_static_str(TOPIC));
-    td.partition_data.push(pd);
-    let mut req = ProduceRequest::default();
-    req.acks = -1;
-    req.timeout_ms = 10_000;
-    req.topic_data.push(td);
-    let resp: ProduceResponse = rpc(port, 9, &req);
-    let p = &resp.responses[0].partition_responses[0];
+    let p = common::produce_records(port, TOPIC, &records, Compression::None, -1, 9);
     (p.error_code, p.base_offset)
 }
 

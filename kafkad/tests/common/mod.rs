@@ -453,3 +453,33 @@ pub fn create_topic(port: u16, name: &str, partitions: i32, rf: i16, configs: &[
     let resp: CreateTopicsResponse = rpc(port, 5, &req);
     assert_eq!(resp.topics[0].error_code, 0, "create {name}: {:?}", resp.topics[0].error_message);
 }
+
+/// One batch of `records` to partition 0 of `topic` through kafka-protocol;
+/// the partition's answer.
+pub fn produce_records(
+    port: u16,
+    topic: &str,
+    records: &[kafka_protocol::records::Record],
+    compression: kafka_protocol::records::Compression,
+    acks: i16,
+    version: i16,
+) -> kafka_protocol::messages::produce_response::PartitionProduceResponse {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::{RecordBatchEncoder, RecordEncodeOptions};
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(&mut buf, records, &RecordEncodeOptions { version: 2, compression }).expect("encode");
+    let mut pd = PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(buf.freeze());
+    let mut td = TopicProduceData::default();
+    td.name = TopicName(StrBytes::from_string(topic.to_string()));
+    td.partition_data.push(pd);
+    let mut req = ProduceRequest::default();
+    req.acks = acks;
+    req.timeout_ms = 10_000;
+    req.topic_data.push(td);
+    let resp: ProduceResponse = rpc(port, version, &req);
+    resp.responses[0].partition_responses[0].clone()
+}
