@@ -18,10 +18,7 @@ fn parse(s: &str) -> Value {
 #[test]
 fn reassign_generate_execute_verify_and_leader_election() {
     let mut h = Home::new(1);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    h.spawn("bin/kafka-server-start.sh config/server.properties", "kafka0.out");
-    h.wait_broker(0);
+    h.start_stack();
     h.ok("bin/kafka-topics.sh --create --topic foo --partitions 2 --bootstrap-server localhost:9092", "");
     h.ok("bin/kafka-topics.sh --create --topic bar --partitions 1 --bootstrap-server localhost:9092", "");
     std::fs::write(h.path("topics.json"), r#"{"topics":[{"topic":"foo"},{"topic":"bar"}],"version":1}"#)
@@ -102,14 +99,7 @@ fn json_plan(parts: &[(&str, i32, &[i32])]) -> String {
 #[test]
 fn reassignment_moves_replicas_cancel_and_leader_election_on_three_brokers() {
     let mut h = Home::new(3);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    for (i, cfg) in ["server", "server1", "server2"].iter().enumerate() {
-        h.spawn(&format!("bin/kafka-server-start.sh config/{cfg}.properties"), &format!("kafka{i}.out"));
-    }
-    for i in 0..3 {
-        h.wait_broker(i);
-    }
+    h.start_stack();
     // The controller serves the reassignment APIs, so it is never the
     // broker this test stops: c is the controller, a and b the others.
     let c: i32 = common::wait_for("a controller", T, || {

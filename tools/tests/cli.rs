@@ -98,10 +98,7 @@ fn help_lists_every_option() {
 #[test]
 fn shell_perf_test_and_group_reset() {
     let mut h = Home::new(1);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    h.spawn("bin/kafka-server-start.sh config/server.properties", "kafka0.out");
-    h.wait_broker(0);
+    h.start_stack();
 
     // zookeeper-shell.sh HOST:PORT ls /brokers/ids
     let out = h.ok("bin/zookeeper-shell.sh localhost:2181 ls /brokers/ids", "");

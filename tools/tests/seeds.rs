@@ -81,14 +81,7 @@ fn seed001_zookeeper_quickstart() {
 
 fn seed001_three_brokers_and_kill() {
     let mut h = Home::new(3);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    h.spawn("bin/kafka-server-start.sh config/server.properties", "kafka0.out");
-    h.spawn("bin/kafka-server-start.sh config/server1.properties", "kafka1.out");
-    h.spawn("bin/kafka-server-start.sh config/server2.properties", "kafka2.out");
-    for i in 0..3 {
-        h.wait_broker(i);
-    }
+    h.start_stack();
     let out = h.ok("bin/kafka-topics.sh --create --zookeeper localhost:2181 --replication-factor 3 --partitions 1 --topic multiple", "");
     assert_eq!(out, "Created topic multiple.\n");
     let desc = wait_for("all three replicas in the ISR", T, || {
@@ -237,14 +230,7 @@ fn seed003_bootstrap_tutorial() {
 
 fn seed003_cluster_tutorial() {
     let mut h = Home::new(3);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    h.spawn("bin/kafka-server-start.sh config/server.properties", "kafka0.out");
-    h.spawn("bin/kafka-server-start.sh config/server1.properties", "kafka1.out");
-    h.spawn("bin/kafka-server-start.sh config/server2.properties", "kafka2.out");
-    for i in 0..3 {
-        h.wait_broker(i);
-    }
+    h.start_stack();
     assert_eq!(
         h.ok("bin/kafka-topics.sh --create --topic topic2 --bootstrap-server localhost:9093 --partitions 3 --replication-factor 2", ""),
         "Created topic topic2.\n"
@@ -288,10 +274,7 @@ fn seed003_cluster_tutorial() {
 #[test]
 fn seed004_quickstart() {
     let mut h = Home::new(1);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    h.spawn("bin/kafka-server-start.sh config/server.properties", "kafka0.out");
-    h.wait_broker(0);
+    h.start_stack();
     assert_eq!(
         h.ok("bin/kafka-topics.sh --create --partitions 1 --replication-factor 1 --topic quickstart-events --bootstrap-server localhost:9092", ""),
         "Created topic quickstart-events.\n"

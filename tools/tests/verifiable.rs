@@ -54,10 +54,7 @@ fn seed003_verifiable_producer_typo() {
 #[test]
 fn verifiable_producer_consumer_and_consumer_perf() {
     let mut h = Home::new(1);
-    h.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
-    h.wait_zk();
-    h.spawn("bin/kafka-server-start.sh config/server.properties", "kafka0.out");
-    h.wait_broker(0);
+    h.start_stack();
     h.ok("bin/kafka-topics.sh --create --topic topic3 --partitions 2 --bootstrap-server localhost:9092", "");
 
     // The seed's intent: --topic topic3 --max-messages N.

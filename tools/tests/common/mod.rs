@@ -166,6 +166,21 @@ impl Home {
         std::fs::read_to_string(self.path(log)).unwrap_or_default()
     }
 
+    /// The tutorials' stack: `zookeeper-server-start.sh` and then
+    /// `kafka-server-start.sh` for every broker's config (server.properties,
+    /// server1.properties, ...), waiting until each one serves.
+    pub fn start_stack(&mut self) {
+        self.spawn("bin/zookeeper-server-start.sh config/zookeeper.properties", "zk.out");
+        self.wait_zk();
+        for i in 0..self.kafka_ports.len() {
+            let cfg = if i == 0 { "server".to_string() } else { format!("server{i}") };
+            self.spawn(&format!("bin/kafka-server-start.sh config/{cfg}.properties"), &format!("kafka{i}.out"));
+        }
+        for i in 0..self.kafka_ports.len() {
+            self.wait_broker(i);
+        }
+    }
+
     /// Wait until broker `i` answers metadata through kafka-topics.
     pub fn wait_broker(&self, i: usize) {
         let port = self.kafka_ports[i];
