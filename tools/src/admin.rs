@@ -96,6 +96,41 @@ pub async fn create_topic(cl: &mut Cluster, t: &NewTopic, timeout: Duration) -> 
 
 /// DescribeConfigs for resources of one type. `None` when the broker has
 /// no DescribeConfigs API.
+/// One config change for IncrementalAlterConfigs: key, operation (0 set,
+/// 1 delete), value.
+pub type ConfigOp = (String, i8, Option<String>);
+
+/// IncrementalAlterConfigs for several resources (type, name, changes) on
+/// `conn`; the per-resource (name, error code, message) answers.
+pub async fn incremental_alter(
+    conn: &mut crate::client::Conn,
+    resources: &[(i8, String, Vec<ConfigOp>)],
+) -> Result<Vec<(String, i16, Option<String>)>> {
+    use kafka_protocol::messages::incremental_alter_configs_request as iac;
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    let mut req = IncrementalAlterConfigsRequest::default();
+    for (kind, name, ops) in resources {
+        let mut res = iac::AlterConfigsResource::default();
+        res.resource_type = *kind;
+        res.resource_name = sb(name);
+        for (k, op, v) in ops {
+            let mut c = iac::AlterableConfig::default();
+            c.name = sb(k);
+            c.config_operation = *op;
+            c.value = v.as_deref().map(sb);
+            res.configs.push(c);
+        }
+        req.resources.push(res);
+    }
+    let v = conn.version::<IncrementalAlterConfigsRequest>(1)?;
+    let resp = conn.call(&req, v).await?;
+    Ok(resp
+        .responses
+        .into_iter()
+        .map(|r| (r.resource_name.to_string(), r.error_code, r.error_message.map(|m| m.to_string())))
+        .collect())
+}
+
 pub async fn describe_configs(
     cl: &mut Cluster,
     broker: Option<i32>,

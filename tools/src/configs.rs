@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::{alter_configs_request as ac, incremental_alter_configs_request as iac};
-use kafka_protocol::messages::{AlterConfigsRequest, ApiKey, IncrementalAlterConfigsRequest};
+use kafka_protocol::messages::alter_configs_request as ac;
+use kafka_protocol::messages::{AlterConfigsRequest, ApiKey};
 use serde_json::Value;
 
 use crate::admin::{self, RESOURCE_BROKER, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
@@ -291,34 +291,11 @@ async fn with_broker(bs: &str, p: &Parsed, e: &Entity, adds: &[(String, String)]
         None => cl.any().await?,
     };
     if conn.supports(ApiKey::IncrementalAlterConfigs) && e.kind != "brokers" {
-        let mut res = iac::AlterConfigsResource::default();
-        res.resource_type = rt;
-        res.resource_name = sb(&name);
-        for (k, v) in adds {
-            let mut c = iac::AlterableConfig::default();
-            c.name = sb(k);
-            c.config_operation = 0;
-            c.value = Some(sb(v));
-            res.configs.push(c);
-        }
-        for k in dels {
-            let mut c = iac::AlterableConfig::default();
-            c.name = sb(k);
-            c.config_operation = 1;
-            c.value = Some(sb(""));
-            res.configs.push(c);
-        }
-        let mut req = IncrementalAlterConfigsRequest::default();
-        req.resources = vec![res];
-        let v = conn.version::<IncrementalAlterConfigsRequest>(1)?;
-        let resp = conn.call(&req, v).await?;
-        for r in resp.responses {
-            if r.error_code != 0 {
-                return Err(ToolError::Msg(admin::error_text(
-                    r.error_code,
-                    r.error_message.as_ref().map(|m| m.as_str()),
-                    &name,
-                )));
+        let mut ops: Vec<admin::ConfigOp> = adds.iter().map(|(k, v)| (k.clone(), 0, Some(v.clone()))).collect();
+        ops.extend(dels.iter().map(|k| (k.clone(), 1, Some(String::new()))));
+        for (_, code, msg) in admin::incremental_alter(conn, &[(rt, name.clone(), ops)]).await? {
+            if code != 0 {
+                return Err(ToolError::Msg(admin::error_text(code, msg.as_deref(), &name)));
             }
         }
     } else {

@@ -6,13 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::alter_partition_reassignments_request::{ReassignablePartition, ReassignableTopic};
-use kafka_protocol::messages::incremental_alter_configs_request as iac;
-use kafka_protocol::messages::{
-    AlterPartitionReassignmentsRequest, BrokerId, IncrementalAlterConfigsRequest, ListPartitionReassignmentsRequest,
-};
+use kafka_protocol::messages::{AlterPartitionReassignmentsRequest, BrokerId, ListPartitionReassignmentsRequest};
 
 use crate::admin::{RESOURCE_BROKER, RESOURCE_TOPIC};
-use crate::client::{sb, tn, Cluster};
+use crate::client::{tn, Cluster};
 use crate::error::{Result, ToolError};
 use crate::opts::Parsed;
 use crate::reassign::{current_replicas, read_json_file, reassignment_targets, verify_status};
@@ -110,26 +107,14 @@ async fn alter(cl: &mut Cluster, moves: &BTreeMap<(String, i32), Option<Vec<i32>
 
 /// Set (Some) or delete (None) configs on brokers or topics in one request.
 async fn set_configs(cl: &mut Cluster, kind: i8, names: &[String], configs: &[(&str, Option<String>)]) -> Result<()> {
-    let mut req = IncrementalAlterConfigsRequest::default();
-    for n in names {
-        let mut res = iac::AlterConfigsResource::default();
-        res.resource_type = kind;
-        res.resource_name = sb(n);
-        for (k, v) in configs {
-            let mut c = iac::AlterableConfig::default();
-            c.name = sb(k);
-            c.config_operation = if v.is_some() { 0 } else { 1 };
-            c.value = v.as_deref().map(sb);
-            res.configs.push(c);
-        }
-        req.resources.push(res);
-    }
+    let ops: Vec<crate::admin::ConfigOp> =
+        configs.iter().map(|(k, v)| (k.to_string(), if v.is_some() { 0 } else { 1 }, v.clone())).collect();
+    let resources: Vec<(i8, String, Vec<crate::admin::ConfigOp>)> =
+        names.iter().map(|n| (kind, n.clone(), ops.clone())).collect();
     let conn = cl.any().await?;
-    let v = conn.version::<IncrementalAlterConfigsRequest>(1)?;
-    let resp = conn.call(&req, v).await?;
-    for r in resp.responses {
-        if r.error_code != 0 {
-            return Err(ToolError::kafka(r.error_code, format!("IncrementalAlterConfigs for {}", r.resource_name)));
+    for (name, code, _) in crate::admin::incremental_alter(conn, &resources).await? {
+        if code != 0 {
+            return Err(ToolError::kafka(code, format!("IncrementalAlterConfigs for {name}")));
         }
     }
     Ok(())
