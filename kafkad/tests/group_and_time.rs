@@ -43,18 +43,7 @@ fn produce_with_timestamps(port: u16, timestamps: &[i64]) -> i64 {
 
 /// ListOffsets v5 for one timestamp: (offset, timestamp).
 fn offset_for(port: u16, ts: i64) -> (i64, i64) {
-    let mut p = ListOffsetsPartition::default();
-    p.partition_index = 0;
-    p.timestamp = ts;
-    p.current_leader_epoch = -1;
-    let mut t = ListOffsetsTopic::default();
-    t.name = TopicName(StrBytes::from_static_str(TOPIC));
-    t.partitions.push(p);
-    let mut req = ListOffsetsRequest::default();
-    req.replica_id = BrokerId(-1);
-    req.topics.push(t);
-    let resp: ListOffsetsResponse = rpc(port, 5, &req);
-    let r = &resp.topics[0].partitions[0];
+    let r = common::list_offset(port, TOPIC, ts);
     assert_eq!(r.error_code, 0);
     (r.offset, r.timestamp)
 }

@@ -55,18 +55,7 @@ fn produce(port: u16, pid: i64, epoch: i16, seq: i32, n: i32) -> (i16, i64) {
 }
 
 fn log_end_offset(port: u16) -> i64 {
-    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-    let mut p = ListOffsetsPartition::default();
-    p.partition_index = 0;
-    p.timestamp = -1;
-    let mut t = ListOffsetsTopic::default();
-    t.name = TopicName(StrBytes::from_static_str(TOPIC));
-    t.partitions.push(p);
-    let mut req = ListOffsetsRequest::default();
-    req.replica_id = BrokerId(-1);
-    req.topics.push(t);
-    let resp: ListOffsetsResponse = rpc(port, 5, &req);
-    resp.topics[0].partitions[0].offset
+    common::list_offset(port, TOPIC, -1).offset
 }
 
 fn create_topic(port: u16) {

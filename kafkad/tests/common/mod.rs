@@ -483,3 +483,26 @@ pub fn produce_records(
     let resp: ProduceResponse = rpc(port, version, &req);
     resp.responses[0].partition_responses[0].clone()
 }
+
+/// ListOffsets v5 for partition 0 of `topic` at `timestamp` (-1 latest,
+/// -2 earliest): the partition's answer.
+pub fn list_offset(
+    port: u16,
+    topic: &str,
+    timestamp: i64,
+) -> kafka_protocol::messages::list_offsets_response::ListOffsetsPartitionResponse {
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, ListOffsetsResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let mut p = ListOffsetsPartition::default();
+    p.partition_index = 0;
+    p.timestamp = timestamp;
+    let mut t = ListOffsetsTopic::default();
+    t.name = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions.push(p);
+    let mut req = ListOffsetsRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.topics.push(t);
+    let resp: ListOffsetsResponse = rpc(port, 5, &req);
+    resp.topics[0].partitions[0].clone()
+}
