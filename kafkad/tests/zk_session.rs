@@ -6,50 +6,18 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::relay::Relay;
 use common::{kcat, start_zookeeperd, wait_for, Kafkad};
-use tokio::net::{TcpListener, TcpStream};
-
-/// Relay 127.0.0.1:<port> -> `target`; while `cut` is set every relayed
-/// connection is closed and new ones are refused.
-async fn relay(target: std::net::SocketAddr, cut: Arc<AtomicBool>) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
-    let port = l.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut inbound, _)) = l.accept().await else { return };
-            if cut.load(Ordering::SeqCst) {
-                continue; // dropped: closed at once
-            }
-            let cut = cut.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = TcpStream::connect(target).await else { return };
-                let pump = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-                tokio::select! {
-                    _ = pump => {}
-                    _ = async {
-                        while !cut.load(Ordering::SeqCst) {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    } => {}
-                }
-            });
-        }
-    });
-    port
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_expiry_reregisters_and_keeps_serving() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let zk = start_zookeeperd(&tmp.path().join("zk")).await;
-    let cut = Arc::new(AtomicBool::new(false));
-    let relay_port = relay(zk.client_addr, cut.clone()).await;
+    let relay = Relay::start(zk.client_addr);
     let dir = tmp.path().join("broker");
-    let extra = format!("zookeeper.connect=127.0.0.1:{relay_port}\nzookeeper.session.timeout.ms=4000");
+    let extra = format!("zookeeper.connect={}\nzookeeper.session.timeout.ms=4000", relay.addr());
     let k = tokio::task::spawn_blocking(move || Kafkad::start(&dir, &extra)).await.expect("start");
     let b = k.bootstrap();
 
@@ -62,13 +30,13 @@ async fn session_expiry_reregisters_and_keeps_serving() {
     .await
     .expect("produce");
 
-    cut.store(true, Ordering::SeqCst);
+    relay.set_cut(true);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while client.check_stat("/brokers/ids/1").await.expect("stat").is_some() {
         assert!(tokio::time::Instant::now() < deadline, "session never expired");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    cut.store(false, Ordering::SeqCst);
+    relay.set_cut(false);
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
     let after = loop {

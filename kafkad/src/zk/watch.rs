@@ -8,6 +8,12 @@
 //! the other loop, or by the next round) is still in flight, the server
 //! removes that one too and its event is never delivered. A persistent
 //! watch lives as long as the session, so nothing is ever removed.
+//!
+//! After a reconnect on the same session the client re-sends its watches
+//! (SetWatches2), and the watch is also added afresh before the next read,
+//! as Kafka's ZooKeeperClient re-registers on SyncConnected: a server that
+//! lost the watch (a client crate that did not re-send it, see
+//! patches/zookeeper-client) would otherwise leave the broker deaf.
 
 use zookeeper_client::{AddWatchMode, Error as ZkErr, PersistentWatcher, SessionState, WatchedEvent};
 
@@ -17,6 +23,8 @@ use super::Zk;
 pub struct TreeWatch {
     /// The watcher and the session it belongs to.
     armed: Option<(i64, PersistentWatcher)>,
+    /// The connection was re-established since the watch was added.
+    reconnected: bool,
 }
 
 impl TreeWatch {
@@ -25,17 +33,21 @@ impl TreeWatch {
     pub async fn arm(&mut self, zk: &Zk) -> Result<(), ZkErr> {
         let client = zk.client();
         let session = client.session_id().0;
-        if self.armed.as_ref().map(|(s, _)| *s) != Some(session) {
-            self.armed = None;
+        if self.armed.as_ref().map(|(s, _)| *s) != Some(session) || self.reconnected {
+            // The old watcher is dropped only once the new one is in place:
+            // the client sends RemoveWatches only when a path has no
+            // watcher of that kind left, so the server keeps the watch.
             let w = client.watch("/", AddWatchMode::PersistentRecursive).await?;
             self.armed = Some((session, w));
+            self.reconnected = false;
         }
         Ok(())
     }
 
     /// Wait for a change anywhere below the root, then take every change
     /// already queued too (one re-read covers them all). A session event
-    /// counts as a change: events are lost across a reconnection. An
+    /// counts as a change: events may be lost across a reconnection, so the
+    /// caller re-arms and re-reads. An
     /// expired or closed session disarms the watch and is an error.
     pub async fn changed(&mut self) -> Result<(), ZkErr> {
         let Some((_, w)) = self.armed.as_mut() else {
@@ -62,6 +74,10 @@ impl TreeWatch {
             SessionState::Closed | SessionState::AuthFailed => {
                 self.armed = None;
                 Err(ZkErr::ClientClosed)
+            }
+            SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+                self.reconnected = true;
+                Ok(())
             }
             _ => Ok(()),
         }

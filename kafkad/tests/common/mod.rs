@@ -3,6 +3,8 @@
 //! (kcat, confluent-kafka). Waits poll with deadlines; no fixed sleeps.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -230,9 +232,8 @@ impl ApacheZk {
     pub fn start(dir: &Path) -> ApacheZk {
         std::fs::create_dir_all(dir.join("data")).expect("zk dir");
         let port = free_port();
-        let cfg = dir.join("zoo.cfg");
         std::fs::write(
-            &cfg,
+            dir.join("zoo.cfg"),
             format!(
                 "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
                  admin.enableServer=false\n4lw.commands.whitelist=srvr,ruok\n",
@@ -240,26 +241,47 @@ impl ApacheZk {
             ),
         )
         .expect("zoo.cfg");
-        let log = std::fs::File::create(dir.join("zookeeper.log")).expect("zk log");
+        let mut zk = ApacheZk { port, child: None, dir: dir.to_path_buf() };
+        zk.spawn();
+        zk
+    }
+
+    fn spawn(&mut self) {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("zookeeper.log")).expect("zk log");
         let child = Command::new("java")
             .args(["-cp", "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"])
             .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg)
+            .arg(self.dir.join("zoo.cfg"))
             .stdout(Stdio::from(log.try_clone().expect("clone")))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("java (default-jre-headless) and zookeeper are installed");
-        let mut zk = ApacheZk { port, child: Some(child), dir: dir.to_path_buf() };
+        self.child = Some(child);
+        let port = self.port;
         wait_for("Apache ZooKeeper srvr Mode:", Duration::from_secs(60), || {
-            if let Some(Ok(Some(st))) = zk.child.as_mut().map(|c| c.try_wait()) {
-                panic!(
-                    "zookeeper exited with {st}: {}",
-                    std::fs::read_to_string(dir.join("zookeeper.log")).unwrap_or_default()
-                );
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("zookeeper exited with {st}: {}", self.log());
             }
             four_letter_word(port, "srvr").filter(|a| a.contains("Mode:")).map(|_| ())
         });
-        zk
+    }
+
+    /// kill -9, then start again on the same port and dataDir.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("zookeeper.log")).unwrap_or_default()
     }
 
     pub fn connect(&self) -> String {
@@ -269,10 +291,7 @@ impl ApacheZk {
 
 impl Drop for ApacheZk {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.kill9();
     }
 }
 
