@@ -131,8 +131,10 @@ fn main() {
             1
         }
     };
-    // Background tasks (ZooKeeper sessions, stdin readers) must not keep
-    // the process alive.
+    // The tool's ZooKeeper clients are dropped now: let their sessions
+    // close. Other background tasks (stdin readers) must not keep the
+    // process alive.
+    rt.block_on(zk::close_sessions());
     drop(rt);
     std::process::exit(code);
 }

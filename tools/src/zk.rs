@@ -11,6 +11,29 @@ pub struct Zk {
     pub client: zk::Client,
 }
 
+/// Every session this process opened. A session is closed (CloseSession)
+/// by the client's background task once the last handle to it is dropped;
+/// `close_sessions` waits for that before the process exits, as Kafka's
+/// tools close theirs, so no session lingers until its timeout.
+static SESSIONS: std::sync::Mutex<Vec<zk::StateWatcher>> = std::sync::Mutex::new(Vec::new());
+
+/// Wait (at most a few seconds in all) until every session this process
+/// opened has ended. Call after the tool has dropped its clients.
+pub async fn close_sessions() {
+    let watchers = match SESSIONS.lock() {
+        Ok(mut s) => std::mem::take(&mut *s),
+        Err(p) => std::mem::take(&mut *p.into_inner()),
+    };
+    let all = async {
+        for mut w in watchers {
+            while !w.peek_state().is_terminated() {
+                w.changed().await;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), all).await;
+}
+
 fn zerr(path: &str, e: zk::Error) -> ToolError {
     ToolError::ZooKeeper(format!("ZooKeeper error on {path}: {e}"))
 }
@@ -29,6 +52,10 @@ impl Zk {
                 ToolError::Timeout(format!("Timed out waiting for connection while in state: CONNECTING ({connect})"))
             })?
             .map_err(|e| ToolError::ZooKeeper(format!("Cannot connect to ZooKeeper at {connect}: {e}")))?;
+        match SESSIONS.lock() {
+            Ok(mut s) => s.push(client.state_watcher()),
+            Err(p) => p.into_inner().push(client.state_watcher()),
+        }
         Ok(Zk { client })
     }
 

@@ -131,3 +131,32 @@ fn shell_perf_test_and_group_reset() {
     let out = h.ok("bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 --group g --reset-offsets --topic perf --shift-by -100 --dry-run", "");
     assert!(out.contains("1400"), "{out}");
 }
+
+/// Kafka's ZooKeeper-mode tools close their session on exit, so none is
+/// left for the server to expire when its timeout (30 s) runs out.
+#[test]
+fn zookeeper_tools_close_their_sessions() {
+    let mut h = Home::new(0);
+    let props = h.path("config/zookeeper.properties");
+    let text = std::fs::read_to_string(&props).expect("zookeeper.properties");
+    std::fs::write(&props, format!("{text}4lw.commands.whitelist=*\n")).expect("write");
+    h.start_stack();
+    let port = h.zk_port;
+    let sessions = || -> Option<u64> {
+        let mntr = system_tests::four_letter(port, "mntr").ok()?;
+        mntr.lines().find_map(|l| l.strip_prefix("zk_global_sessions\t")).and_then(|n| n.trim().parse().ok())
+    };
+    for line in [
+        "bin/kafka-topics.sh --zookeeper localhost:2181 --list",
+        "bin/kafka-topics.sh --zookeeper localhost:2181 --describe",
+        "bin/kafka-configs.sh --zookeeper localhost:2181 --describe --entity-type topics",
+        "bin/zookeeper-shell.sh localhost:2181 ls /",
+    ] {
+        let o = h.run(line, "", T);
+        assert!(o.status.success(), "{line}: {}", err(&o));
+        // Far less than the session timeout: the tool closed its session.
+        common::wait_for(&format!("no session left after `{line}`"), Duration::from_secs(5), || {
+            (sessions() == Some(0)).then_some(())
+        });
+    }
+}
