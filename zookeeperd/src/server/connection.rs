@@ -23,9 +23,6 @@ pub const FOUR_LETTER_WORDS: &[&str] = &[
     "mntr", "isro", "hash", "dirs",
 ];
 
-/// Outbound queue depth per connection before a non-reading client is cut.
-const OUTBOUND_QUEUE: usize = 16 * 1024;
-
 pub async fn serve(
     conn: ConnId,
     socket: TcpStream,
@@ -57,6 +54,8 @@ enum ConnError {
     Decode(#[from] DecodeError),
     #[error("server shutting down")]
     Shutdown,
+    #[error("cut off: the client read nothing while too much was queued for it")]
+    Cut,
 }
 
 /// Read until one whole frame is buffered; returns its payload.
@@ -116,7 +115,8 @@ async fn run(
         return Ok(());
     };
     let req = ConnectRequest::decode(&first)?;
-    let (tx, mut rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
+    let (tx, mut rx) = super::outbound::channel();
+    let cut = rx.cut_signal();
     core.send(CoreMsg::Connect { conn, remote, tx, req }).await.map_err(|_| ConnError::Shutdown)?;
     let mut out = BytesMut::with_capacity(8192);
     loop {
@@ -153,12 +153,15 @@ async fn run(
                         break;
                     }
                     match rx.try_recv() {
-                        Ok(m) => next = Some(m),
-                        Err(_) => break,
+                        Some(m) => next = Some(m),
+                        None => break,
                     }
                 }
                 if !out.is_empty() {
-                    socket.write_all(&out).await?;
+                    tokio::select! {
+                        r = socket.write_all(&out) => r?,
+                        _ = cut.notified() => return Err(ConnError::Cut),
+                    }
                     out.clear();
                 }
                 if close {
@@ -166,6 +169,7 @@ async fn run(
                     return Ok(());
                 }
             }
+            _ = cut.notified() => return Err(ConnError::Cut),
             _ = shutdown.recv() => return Err(ConnError::Shutdown),
         }
     }

@@ -169,12 +169,16 @@ impl Core {
             self.stats.packets_sent += 1;
             info.sent += 1;
         }
-        if info.tx.try_send(msg).is_err() {
-            // A client that does not read its replies is cut off.
-            tracing::warn!(conn, "outbound queue full or closed; closing connection");
-            self.disconnected(conn);
-        } else if is_close {
-            self.disconnected(conn);
+        match info.tx.send(msg) {
+            Ok(()) if is_close => self.disconnected(conn),
+            Ok(()) => {}
+            Err(super::outbound::SendError::Closed) => self.disconnected(conn),
+            Err(e @ super::outbound::SendError::Full) => {
+                tracing::warn!(conn, session = format_args!("0x{:x}", info.session_id), error = %e,
+                    "client reads nothing; closing its connection (the session lives on)");
+                info.tx.cut();
+                self.disconnected(conn);
+            }
         }
     }
 
@@ -260,7 +264,7 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, conn: ConnId, remote: SocketAddr, tx: mpsc::Sender<Outbound>, req: ConnectRequest) {
+    fn connect(&mut self, conn: ConnId, remote: SocketAddr, tx: super::outbound::OutboundTx, req: ConnectRequest) {
         let auth = vec![Id::new("ip", &remote.ip().to_string())];
         self.conns.insert(conn, ConnInfo::new(tx, remote, auth));
         self.stats.packets_received += 1;

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod core;
+pub mod outbound;
 pub mod session;
 pub mod stats;
 
@@ -25,7 +26,7 @@ pub enum CoreMsg {
     Connect {
         conn: ConnId,
         remote: SocketAddr,
-        tx: mpsc::Sender<Outbound>,
+        tx: outbound::OutboundTx,
         req: ConnectRequest,
     },
     Request {
@@ -64,7 +65,7 @@ pub enum Outbound {
 
 /// The core's view of a connection.
 pub struct ConnInfo {
-    pub tx: mpsc::Sender<Outbound>,
+    pub tx: outbound::OutboundTx,
     pub remote: SocketAddr,
     pub auth: Vec<Id>,
     pub session_id: i64,
@@ -76,7 +77,7 @@ pub struct ConnInfo {
 }
 
 impl ConnInfo {
-    pub fn new(tx: mpsc::Sender<Outbound>, remote: SocketAddr, auth: Vec<Id>) -> ConnInfo {
+    pub fn new(tx: outbound::OutboundTx, remote: SocketAddr, auth: Vec<Id>) -> ConnInfo {
         ConnInfo {
             tx,
             remote,
