@@ -87,6 +87,7 @@ const KNOWN_KEYS: &[&str] = &[
     "log.cleaner.min.compaction.lag.ms",
     "log.cleaner.max.compaction.lag.ms",
     "zookeeper.connect",
+    "embedded.zookeeper.port",
     "zookeeper.connection.timeout.ms",
     "zookeeper.session.timeout.ms",
     "offsets.topic.replication.factor",
@@ -233,8 +234,11 @@ pub struct BrokerConfig {
     /// Idle idempotent producers are forgotten after this long.
     pub producer_id_expiration_ms: i64,
     pub producer_id_expiration_check_interval_ms: u64,
-    /// `None` starts an embedded zookeeperd.
+    /// `None` starts an embedded zookeeperd, on 127.0.0.1 at
+    /// `embedded.zookeeper.port` (kafkad's own key; 2181, or any free port
+    /// when that one is taken; 0 for any).
     pub zookeeper_connect: Option<String>,
+    pub embedded_zk_port: u16,
     pub zk_connection_timeout_ms: u64,
     pub zk_session_timeout_ms: u64,
     pub offsets_topic_replication_factor: i16,
@@ -428,6 +432,7 @@ impl BrokerConfig {
             producer_id_expiration_check_interval_ms: map
                 .parse_or("producer.id.expiration.check.interval.ms", 600_000)?,
             zookeeper_connect,
+            embedded_zk_port: map.parse_or("embedded.zookeeper.port", 2181)?,
             zk_connection_timeout_ms: map
                 .parse_or("zookeeper.connection.timeout.ms", map.parse_or("zookeeper.session.timeout.ms", 18_000)?)?,
             zk_session_timeout_ms: map.parse_or("zookeeper.session.timeout.ms", 18_000)?,

@@ -42,7 +42,9 @@ pub fn now_ms() -> i64 {
 }
 
 /// Start an in-process zookeeperd next to the first log dir, for
-/// single-node setups without zookeeper.connect.
+/// single-node setups without zookeeper.connect. It serves on
+/// 127.0.0.1:`embedded.zookeeper.port` (2181, where the tutorials' tools
+/// look), or on any free port when that one is taken.
 async fn start_embedded_zk(cfg: &BrokerConfig) -> Result<zookeeperd::Running, BrokerError> {
     let first = cfg.log_dirs.first().cloned().unwrap_or_else(|| "/tmp/kafka-logs".into());
     let dir = match first.parent() {
@@ -50,15 +52,29 @@ async fn start_embedded_zk(cfg: &BrokerConfig) -> Result<zookeeperd::Running, Br
         _ => first.join("zookeeper"),
     };
     std::fs::create_dir_all(&dir).map_err(|e| BrokerError::io(format!("create {}", dir.display()), e))?;
-    let mut map = shared::ConfigMap::new();
-    map.set("dataDir", dir.display().to_string());
-    map.set("clientPort", "0");
-    map.set("clientPortAddress", "127.0.0.1");
-    map.set("admin.enableServer", "false");
-    map.set("tickTime", "2000");
-    let zcfg = zookeeperd::ZkConfig::from_map(&map)?;
-    let running = zookeeperd::start(zcfg).await.map_err(|e| BrokerError::EmbeddedZk(e.to_string()))?;
-    tracing::info!(addr = %running.client_addr, dir = %dir.display(), "started embedded zookeeper (no zookeeper.connect given)");
+    let zk_config = |port: u16| {
+        let mut map = shared::ConfigMap::new();
+        map.set("dataDir", dir.display().to_string());
+        map.set("clientPort", port.to_string());
+        map.set("clientPortAddress", "127.0.0.1");
+        map.set("admin.enableServer", "false");
+        map.set("tickTime", "2000");
+        zookeeperd::ZkConfig::from_map(&map)
+    };
+    let running = match zookeeperd::start(zk_config(cfg.embedded_zk_port)?).await {
+        Ok(r) => r,
+        Err(e) if cfg.embedded_zk_port != 0 => {
+            tracing::warn!(port = cfg.embedded_zk_port, error = %e, "embedded zookeeper cannot use its port; taking any free one");
+            zookeeperd::start(zk_config(0)?).await.map_err(|e| BrokerError::EmbeddedZk(e.to_string()))?
+        }
+        Err(e) => return Err(BrokerError::EmbeddedZk(e.to_string())),
+    };
+    tracing::info!(
+        dir = %dir.display(),
+        "embedded zookeeper (no zookeeper.connect given) serving on {}: tools take --zookeeper {}",
+        running.client_addr,
+        running.client_addr
+    );
     Ok(running)
 }
 

@@ -104,7 +104,10 @@ fn notify_ready_after_bind_and_sigterm_is_clean() {
     let cfg = dir.join("server.properties");
     std::fs::write(
         &cfg,
-        format!("broker.id=1\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n", dir.join("logs").display()),
+        format!(
+            "broker.id=1\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\nembedded.zookeeper.port=0\n",
+            dir.join("logs").display()
+        ),
     )
     .expect("config");
     let log = std::fs::File::create(dir.join("kafkad.log")).expect("log");
@@ -146,4 +149,31 @@ fn notify_ready_after_bind_and_sigterm_is_clean() {
         stopping.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(stopping.contains("STOPPING=1"), "{stopping:?}");
+}
+
+/// Without zookeeper.connect the embedded zookeeperd serves on
+/// embedded.zookeeper.port (2181 by default, where the tutorials' tools
+/// look) and says so; when that port is taken it serves on a free one.
+#[test]
+fn embedded_zookeeper_serves_on_its_port_or_a_free_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let zk_port = free_port();
+    let extra = format!("embedded.zookeeper.port={zk_port}");
+    let first = Kafkad::start(&tmp.path().join("a"), &extra);
+    let srvr = common::four_letter_word(zk_port, "srvr").expect("srvr on the embedded port");
+    assert!(srvr.contains("Mode: standalone"), "{srvr}");
+    assert!(first.log().contains(&format!("serving on 127.0.0.1:{zk_port}")), "{}", first.log());
+
+    let second = Kafkad::start(&tmp.path().join("b"), &extra);
+    let log = second.log();
+    assert!(log.contains("embedded zookeeper cannot use its port"), "{log}");
+    let served = log
+        .lines()
+        .find_map(|l| l.split("serving on 127.0.0.1:").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("the log names the port");
+    assert_ne!(served, zk_port);
+    let srvr = common::four_letter_word(served, "srvr").expect("srvr on the fallback port");
+    assert!(srvr.contains("Mode: standalone"), "{srvr}");
 }

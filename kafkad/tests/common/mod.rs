@@ -26,7 +26,7 @@ impl Kafkad {
     pub fn start(dir: &Path, extra: &str) -> Kafkad {
         let port = free_port();
         let props = format!(
-            "broker.id=1\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n\
+            "broker.id=1\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\nembedded.zookeeper.port=0\n\
              group.initial.rebalance.delay.ms=0\nzookeeper.session.timeout.ms=6000\n{extra}\n",
             dir.join("logs").display()
         );
