@@ -14,6 +14,7 @@ pub mod jute;
 pub mod ops;
 pub mod path;
 pub mod persist;
+pub mod quorum;
 pub mod server;
 pub mod tree;
 pub mod txn;

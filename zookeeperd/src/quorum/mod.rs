@@ -1,0 +1,50 @@
+//! Ensemble membership building blocks, compatible with Apache ZooKeeper 3.8
+//! servers. Nothing here does I/O:
+//!
+//! - [`notification`]: the election port's wire codec (initial message,
+//!   frames, FLE notifications) and the "larger sid keeps the connection"
+//!   rule.
+//! - [`election`]: FastLeaderElection as a sans-io state machine: inputs are
+//!   received notifications and timer firings with the current time passed
+//!   in; outputs are [`election::Action`]s for a driver to carry out.
+
+pub mod election;
+pub mod notification;
+
+#[cfg(test)]
+mod election_tests;
+#[cfg(test)]
+mod notification_tests;
+
+/// A server id (`myid`). Java `long`; observers without an id get negative
+/// ones from the connection manager, and a non-voter proposes `i64::MIN`.
+pub type Sid = i64;
+
+/// `QuorumPeer.ServerState`; the discriminant is the ordinal on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerState {
+    Looking = 0,
+    Following = 1,
+    Leading = 2,
+    Observing = 3,
+}
+
+impl ServerState {
+    /// Map a wire ordinal back to a state; other values are unknown.
+    pub fn from_i32(v: i32) -> Option<ServerState> {
+        match v {
+            0 => Some(ServerState::Looking),
+            1 => Some(ServerState::Following),
+            2 => Some(ServerState::Leading),
+            3 => Some(ServerState::Observing),
+            _ => None,
+        }
+    }
+}
+
+/// `QuorumPeer.LearnerType`: participants vote, observers only learn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LearnerType {
+    Participant,
+    Observer,
+}
