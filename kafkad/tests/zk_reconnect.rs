@@ -199,6 +199,14 @@ impl Cluster {
         self.relays.iter().map(Relay::links).collect()
     }
 
+    /// Wait until `done`, at most FAILOVER after `killed`; the logs on failure.
+    fn within_failover(&self, killed: Instant, what: &str, mut done: impl FnMut() -> bool) {
+        while !done() {
+            assert!(killed.elapsed() < FAILOVER, "{what}: none within {FAILOVER:?}\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn logs(&self) -> String {
         let zk = match &self.zk {
             Server::Ours(z) => z.log(),
@@ -280,12 +288,10 @@ fn failover_after(kind: Kind, fault: Fault) {
     c.brokers[victim as usize].kill9();
     let survivors: Vec<i32> = (0..3).filter(|b| *b != victim).collect();
     for &p in &led {
-        let msg = format!("a new leader of t-{p} from the ISR after broker {victim} died ({fault:?} on {kind:?})");
-        let deadline = Instant::now() + FAILOVER.saturating_sub(killed.elapsed());
-        while !c.zk_state(p).is_some_and(|(l, isr)| survivors.contains(&l) && !isr.contains(&victim)) {
-            assert!(Instant::now() < deadline, "{msg}: none within {FAILOVER:?}\n{}", c.logs());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let what = format!("a new leader of t-{p} from the ISR after broker {victim} died ({fault:?} on {kind:?})");
+        c.within_failover(killed, &what, || {
+            c.zk_state(p).is_some_and(|(l, isr)| survivors.contains(&l) && !isr.contains(&victim))
+        });
         // Every survivor's metadata (its own watch) shows the new leader.
         for &b in &survivors {
             wait_for(&format!("broker {b} to see the new leader of t-{p}"), FAILOVER, || {
@@ -301,11 +307,7 @@ fn failover_after(kind: Kind, fault: Fault) {
         });
     }
     if victim == controller {
-        let deadline = Instant::now() + FAILOVER.saturating_sub(killed.elapsed());
-        while !c.controller().is_some_and(|b| survivors.contains(&b)) {
-            assert!(Instant::now() < deadline, "no new controller within {FAILOVER:?}\n{}", c.logs());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        c.within_failover(killed, "a new controller", || c.controller().is_some_and(|b| survivors.contains(&b)));
     }
 }
 
