@@ -234,9 +234,7 @@ pub struct BrokerConfig {
     /// Idle idempotent producers are forgotten after this long.
     pub producer_id_expiration_ms: i64,
     pub producer_id_expiration_check_interval_ms: u64,
-    /// `None` starts an embedded zookeeperd, on 127.0.0.1 at
-    /// `embedded.zookeeper.port` (kafkad's own key; 2181, or any free port
-    /// when that one is taken; 0 for any).
+    /// `None` starts an embedded zookeeperd on 127.0.0.1:`embedded_zk_port`.
     pub zookeeper_connect: Option<String>,
     pub embedded_zk_port: u16,
     pub zk_connection_timeout_ms: u64,

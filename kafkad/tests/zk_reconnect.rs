@@ -27,6 +27,8 @@ const T: Duration = Duration::from_secs(60);
 /// Longer than the client's ping timeout (so it reconnects once it runs
 /// again), shorter than the session timeout (so the session is kept).
 const PAUSE: Duration = Duration::from_millis(4000);
+/// How often a deadline loop looks again.
+const POLL: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -203,7 +205,7 @@ impl Cluster {
     fn within_failover(&self, killed: Instant, what: &str, mut done: impl FnMut() -> bool) {
         while !done() {
             assert!(killed.elapsed() < FAILOVER, "{what}: none within {FAILOVER:?}\n{}", self.logs());
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(POLL);
         }
     }
 
