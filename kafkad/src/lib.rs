@@ -63,7 +63,7 @@ async fn start_embedded_zk(cfg: &BrokerConfig) -> Result<zookeeperd::Running, Br
     };
     let running = match zookeeperd::start(zk_config(cfg.embedded_zk_port)?).await {
         Ok(r) => r,
-        Err(e) if cfg.embedded_zk_port != 0 => {
+        Err(e @ zookeeperd::ServerError::Bind { .. }) if cfg.embedded_zk_port != 0 => {
             tracing::warn!(port = cfg.embedded_zk_port, error = %e, "embedded zookeeper cannot use its port; taking any free one");
             zookeeperd::start(zk_config(0)?).await.map_err(|e| BrokerError::EmbeddedZk(e.to_string()))?
         }
