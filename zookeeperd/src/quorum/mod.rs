@@ -4,17 +4,22 @@
 //! - [`notification`]: the election port's wire codec (initial message,
 //!   frames, FLE notifications) and the "larger sid keeps the connection"
 //!   rule.
+//! - [`packet`]: the quorum port's codec (ZAB's `QuorumPacket` and the
+//!   payloads of discovery, sync and broadcast).
 //! - [`election`]: FastLeaderElection as a sans-io state machine: inputs are
 //!   received notifications and timer firings with the current time passed
 //!   in; outputs are [`election::Action`]s for a driver to carry out.
 
 pub mod election;
 pub mod notification;
+pub mod packet;
 
 #[cfg(test)]
 mod election_tests;
 #[cfg(test)]
 mod notification_tests;
+#[cfg(test)]
+mod packet_tests;
 
 /// A server id (`myid`). Java `long`; observers without an id get negative
 /// ones from the connection manager, and a non-voter proposes `i64::MIN`.
