@@ -1,18 +1,23 @@
 //! Ensemble membership building blocks, compatible with Apache ZooKeeper 3.8
-//! servers. Nothing here does I/O:
+//! servers. Nothing here does I/O except `cnx` and `peer`:
 //!
 //! - [`notification`]: the election port's wire codec (initial message,
 //!   frames, FLE notifications) and the "larger sid keeps the connection"
 //!   rule.
 //! - [`packet`]: the quorum port's codec (ZAB's `QuorumPacket` and the
 //!   payloads of discovery, sync and broadcast).
+//! - [`cnx`] and [`peer`]: the one place the election does I/O: the
+//!   election port's connections, and the task that feeds the state
+//!   machine from them and carries out its actions.
 //! - [`election`]: FastLeaderElection as a sans-io state machine: inputs are
 //!   received notifications and timer firings with the current time passed
 //!   in; outputs are [`election::Action`]s for a driver to carry out.
 
+pub mod cnx;
 pub mod election;
 pub mod notification;
 pub mod packet;
+pub mod peer;
 
 #[cfg(test)]
 mod election_tests;
