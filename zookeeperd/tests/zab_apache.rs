@@ -1,11 +1,11 @@
-//! The quorum port's codec against Apache ZooKeeper 3.8 (Debian's package):
-//! two Apache servers form a quorum of a three-server ensemble, and this
-//! test takes the third seat as a follower using only `quorum::packet`.
-//! It registers (FOLLOWERINFO), learns the epoch (LEADERINFO), acks it
-//! (ACKEPOCH), syncs (DIFF, NEWLEADER, UPTODATE), answers pings, and
-//! then sees a client's write arrive as PROPOSAL and COMMIT. A leader that
-//! could not read what we send would drop us, so each step proves both
-//! directions.
+//! The quorum port against Apache ZooKeeper 3.8 (Debian's package): two
+//! Apache servers form a quorum of a three-server ensemble, and this test
+//! takes the third seat as a follower with `quorum::learner` (the state
+//! machine) over `quorum::packet` (the codec); the test is only the driver
+//! that carries out the learner's actions. It registers, accepts the
+//! epoch, syncs (DIFF or SNAP, NEWLEADER, UPTODATE), answers pings, and
+//! then logs and commits a client's write. A leader that could not read
+//! what we send would drop us, so each step proves both directions.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use zookeeperd::quorum::learner::{Action, Learner, LearnerConfig};
 use zookeeperd::quorum::packet::*;
 
 const CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
@@ -134,19 +135,6 @@ impl Peer {
             self.fill();
         }
     }
-
-    /// The next packet that is not a PING; pings are answered as
-    /// Learner.ping does (no sessions touched).
-    fn recv_skipping_pings(&mut self, deadline: Instant) -> QuorumPacket {
-        loop {
-            let qp = self.recv(deadline);
-            if qp.kind != PacketType::Ping {
-                return qp;
-            }
-            let reply = QuorumPacket { data: Some(touches_to_bytes(&[])), ..qp };
-            self.send(&reply);
-        }
-    }
 }
 
 #[test]
@@ -167,73 +155,76 @@ fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
     let sock = TcpStream::connect(("127.0.0.1", leader.quorum_port)).expect("connect to the quorum port");
     sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
     let mut peer = Peer { sock, buf: Vec::new() };
+    let t0 = Instant::now();
+    let now = || t0.elapsed().as_millis() as u64;
+    let mut learner = Learner::new(LearnerConfig {
+        sid: 3,
+        accepted_epoch: 0,
+        current_epoch: 0,
+        last_logged_zxid: 0,
+        config_version: 0,
+        tick_ms: 500,
+        init_limit: 20,
+        sync_limit: 10,
+    });
+
+    // What the learner asked for, in order.
+    let mut accepted = None;
+    let mut current = None;
+    let mut serving = false;
+    let mut logged: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut committed: Vec<i64> = Vec::new();
+    let mut created = false;
+    let mut actions = learner.start(now());
     let deadline = Instant::now() + Duration::from_secs(30);
-
-    // Discovery: we have accepted no epoch and logged nothing.
-    peer.send(&QuorumPacket::new(PacketType::FollowerInfo, make_zxid(0, 0), Some(LearnerInfo::new(3, 0).to_bytes())));
-    let info = peer.recv(deadline);
-    assert_eq!(info.kind, PacketType::LeaderInfo, "{info:?}\n{}", leader.log());
-    assert_eq!(read_int_payload(info.data.as_deref()), Some(PROTOCOL_VERSION));
-    let epoch = epoch_of(info.zxid);
-    assert!(epoch >= 1 && counter_of(info.zxid) == 0, "new epoch zxid {:#x}", info.zxid);
-    peer.send(&QuorumPacket::new(PacketType::AckEpoch, 0, Some(int_payload(0))));
-
-    // Synchronization: DIFF (nothing to send) or SNAP, as the leader
-    // chooses, then NEWLEADER (acked with its zxid) and UPTODATE (acked
-    // with the epoch).
-    let sync = peer.recv(deadline);
-    match sync.kind {
-        PacketType::Diff => {}
-        PacketType::Snap => peer.skip_snapshot_stream(deadline),
-        _ => panic!("expected DIFF or SNAP, got {sync:?}\n{}", leader.log()),
-    }
-    assert!(epoch_of(sync.zxid) <= epoch, "the sync point {:#x} is past the new epoch", sync.zxid);
-    let newleader = peer.recv_skipping_pings(deadline);
-    assert_eq!(newleader.kind, PacketType::NewLeader, "{newleader:?}");
-    assert_eq!(epoch_of(newleader.zxid), epoch);
-    peer.send(&QuorumPacket::new(PacketType::Ack, newleader.zxid, None));
-    let uptodate = peer.recv_skipping_pings(deadline);
-    assert_eq!(uptodate.kind, PacketType::UpToDate, "{uptodate:?}\n{}", leader.log());
-    peer.send(&QuorumPacket::new(PacketType::Ack, make_zxid(epoch, 0), None));
-
-    // Broadcast: a client's create reaches us as a proposal; we ack it and
-    // the leader commits it.
-    let out = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
-        .args(["-server", &format!("127.0.0.1:{}", leader.client_port), "create", "/zab-probe", "hello"])
-        .output()
-        .expect("zkCli.sh");
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(said.contains("Created /zab-probe"), "{said}");
-    // Every proposal is acked (the session's creation comes first); the
-    // create's proposal must carry its path and be committed after it.
-    let mut create = None;
-    let mut last = 0;
-    loop {
-        let qp = peer.recv_skipping_pings(deadline);
-        match qp.kind {
-            PacketType::Proposal => {
-                assert_eq!(epoch_of(qp.zxid), epoch);
-                assert!(qp.zxid > last, "proposals in zxid order");
-                last = qp.zxid;
-                let txn = qp.data.clone().unwrap_or_default();
-                if txn.windows(10).any(|w| w == b"/zab-probe") {
-                    create = Some(qp.zxid);
+    let probe_committed = loop {
+        for a in actions.drain(..) {
+            match a {
+                Action::Send(qp) => peer.send(&qp),
+                Action::SetAcceptedEpoch(e) => accepted = Some(e),
+                Action::SetCurrentEpoch(e) => current = Some(e),
+                Action::ReadSnapshot { .. } => {
+                    peer.skip_snapshot_stream(deadline);
+                    learner.snapshot_loaded(now()).expect("snapshot read in order");
                 }
-                peer.send(&QuorumPacket::new(PacketType::Ack, qp.zxid, None));
+                Action::Truncate { zxid } => panic!("a fresh follower is never truncated (to {zxid:#x})"),
+                Action::Apply { zxid, .. } => committed.push(zxid),
+                Action::Log { zxid, txn } => {
+                    assert!(logged.last().is_none_or(|(z, _)| *z < zxid), "logged in zxid order");
+                    logged.push((zxid, txn));
+                }
+                Action::Commit { zxid } => {
+                    assert!(logged.iter().any(|(z, _)| *z == zxid), "commit of a logged txn {zxid:#x}");
+                    committed.push(zxid);
+                }
+                Action::TakeSnapshot => {}
+                Action::StartServing => serving = true,
+                Action::Ping(ping) => peer.send(&QuorumPacket { data: Some(touches_to_bytes(&[])), ..ping }),
+                Action::Revalidated { .. } | Action::Synced => panic!("nothing was asked of the leader"),
             }
-            PacketType::Commit if Some(qp.zxid) == create => break,
-            PacketType::Commit => assert!(qp.zxid <= last, "a commit of a proposal we saw"),
-            other => panic!("unexpected {other:?} in broadcast"),
         }
-    }
+        let probe = logged.iter().find(|(_, txn)| txn.windows(10).any(|w| w == b"/zab-probe")).map(|(z, _)| *z);
+        if let Some(z) = probe.filter(|z| committed.contains(z)) {
+            break z;
+        }
+        if serving && !created {
+            // In sync: a client's create, sent to the leader.
+            created = true;
+            let out = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+                .args(["-server", &format!("127.0.0.1:{}", leader.client_port), "create", "/zab-probe", "hello"])
+                .output()
+                .expect("zkCli.sh");
+            let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(said.contains("Created /zab-probe"), "{said}");
+        }
+        learner.on_tick(now()).expect("the leader keeps talking");
+        let qp = peer.recv(deadline);
+        actions = learner.on_packet(now(), qp).unwrap_or_else(|e| panic!("{e}\n{}", leader.log()));
+    };
 
-    // The leader keeps us: a PING comes, we answer, and the connection
-    // stays up through the next one.
-    for _ in 0..2 {
-        let ping = peer.recv(deadline);
-        if ping.kind == PacketType::Ping {
-            let reply = QuorumPacket { data: Some(touches_to_bytes(&[])), ..ping };
-            peer.send(&reply);
-        }
-    }
+    let epoch = accepted.expect("the learner accepted the leader's epoch");
+    assert!(epoch >= 1);
+    assert_eq!(current, Some(epoch), "current epoch set at NEWLEADER");
+    assert!(serving && learner.in_broadcast());
+    assert_eq!(epoch_of(probe_committed), epoch, "the create is a txn of the new epoch");
 }

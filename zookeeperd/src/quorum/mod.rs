@@ -9,18 +9,23 @@
 //! - [`cnx`] and [`peer`]: the one place the election does I/O: the
 //!   election port's connections, and the task that feeds the state
 //!   machine from them and carries out its actions.
+//! - [`learner`]: a follower's side of ZAB (register, sync, follow) as a
+//!   state machine over the leader's packets.
 //! - [`election`]: FastLeaderElection as a sans-io state machine: inputs are
 //!   received notifications and timer firings with the current time passed
 //!   in; outputs are [`election::Action`]s for a driver to carry out.
 
 pub mod cnx;
 pub mod election;
+pub mod learner;
 pub mod notification;
 pub mod packet;
 pub mod peer;
 
 #[cfg(test)]
 mod election_tests;
+#[cfg(test)]
+mod learner_tests;
 #[cfg(test)]
 mod notification_tests;
 #[cfg(test)]

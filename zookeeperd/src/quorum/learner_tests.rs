@@ -1,0 +1,186 @@
+//! The follower's side of ZAB, driven packet by packet as Apache's leader
+//! sends them (LearnerHandler.run / syncFollower).
+
+use super::learner::*;
+use super::packet::*;
+
+fn cfg() -> LearnerConfig {
+    LearnerConfig {
+        sid: 3,
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_logged_zxid: make_zxid(1, 4),
+        config_version: 0,
+        tick_ms: 100,
+        init_limit: 10,
+        sync_limit: 5,
+    }
+}
+
+fn qp(kind: PacketType, zxid: i64, data: Option<&[u8]>) -> QuorumPacket {
+    QuorumPacket::new(kind, zxid, data.map(<[u8]>::to_vec))
+}
+
+fn ack(zxid: i64) -> Action {
+    Action::Send(QuorumPacket::new(PacketType::Ack, zxid, None))
+}
+
+/// Through LEADERINFO for epoch 2.
+fn registered() -> Learner {
+    let mut l = Learner::new(cfg());
+    let hello = l.start(0);
+    let info = LearnerInfo::new(3, 0).to_bytes();
+    assert_eq!(hello, vec![Action::Send(qp(PacketType::FollowerInfo, make_zxid(1, 0), Some(&info)))]);
+    let out = l.on_packet(1, qp(PacketType::LeaderInfo, make_zxid(2, 0), Some(&int_payload(PROTOCOL_VERSION))));
+    assert_eq!(
+        out.expect("leaderinfo"),
+        vec![
+            Action::SetAcceptedEpoch(2),
+            Action::Send(qp(PacketType::AckEpoch, make_zxid(1, 4), Some(&int_payload(1)))),
+        ]
+    );
+    l
+}
+
+#[test]
+fn diff_sync_logs_at_newleader_and_acks_after_uptodate() {
+    let mut l = registered();
+    let z = |c| make_zxid(1, c);
+    assert_eq!(l.on_packet(2, qp(PacketType::Diff, z(6), None)), Ok(vec![]));
+    assert_eq!(l.on_packet(3, qp(PacketType::Proposal, z(5), Some(b"t5"))), Ok(vec![]));
+    assert_eq!(l.on_packet(4, qp(PacketType::Commit, z(5), None)), Ok(vec![]));
+    assert_eq!(l.on_packet(5, qp(PacketType::Proposal, z(6), Some(b"t6"))), Ok(vec![]));
+    let newleader = make_zxid(2, 0);
+    assert_eq!(
+        l.on_packet(6, qp(PacketType::NewLeader, newleader, Some(b"server.1=..."))),
+        Ok(vec![
+            Action::Log { zxid: z(5), txn: b"t5".to_vec() },
+            Action::Log { zxid: z(6), txn: b"t6".to_vec() },
+            Action::SetCurrentEpoch(2),
+            ack(newleader),
+        ])
+    );
+    // Between NEWLEADER and UPTODATE: a new proposal, and commits.
+    assert_eq!(l.on_packet(7, qp(PacketType::Commit, z(6), None)), Ok(vec![]));
+    assert_eq!(l.on_packet(8, qp(PacketType::Proposal, make_zxid(2, 1), Some(b"n1"))), Ok(vec![]));
+    assert!(!l.in_broadcast());
+    assert_eq!(
+        l.on_packet(9, qp(PacketType::UpToDate, -1, None)),
+        Ok(vec![
+            ack(make_zxid(2, 0)),
+            Action::StartServing,
+            ack(z(5)),
+            ack(z(6)),
+            Action::Log { zxid: make_zxid(2, 1), txn: b"n1".to_vec() },
+            ack(make_zxid(2, 1)),
+            Action::Commit { zxid: z(5) },
+            Action::Commit { zxid: z(6) },
+        ])
+    );
+    assert!(l.in_broadcast());
+}
+
+#[test]
+fn snap_sync_reads_the_database_then_applies_until_newleader() {
+    let mut l = registered();
+    assert_eq!(
+        l.on_packet(2, qp(PacketType::Snap, make_zxid(1, 9), None)),
+        Ok(vec![Action::ReadSnapshot { zxid: make_zxid(1, 9) }])
+    );
+    // Nothing else may come before the driver has read the stream.
+    assert!(l.on_packet(3, qp(PacketType::Proposal, make_zxid(1, 10), None)).is_err());
+    let mut l = registered();
+    l.on_packet(2, qp(PacketType::Snap, make_zxid(1, 9), None)).expect("snap");
+    l.snapshot_loaded(3).expect("loaded");
+    assert_eq!(l.on_packet(4, qp(PacketType::Proposal, make_zxid(1, 10), Some(b"x"))), Ok(vec![]));
+    assert_eq!(
+        l.on_packet(5, qp(PacketType::Commit, make_zxid(1, 10), None)),
+        Ok(vec![Action::Apply { zxid: make_zxid(1, 10), txn: b"x".to_vec() }])
+    );
+    assert_eq!(
+        l.on_packet(6, qp(PacketType::NewLeader, make_zxid(2, 0), None)),
+        Ok(vec![Action::TakeSnapshot, Action::SetCurrentEpoch(2), ack(make_zxid(2, 0))])
+    );
+    assert_eq!(
+        l.on_packet(7, qp(PacketType::UpToDate, -1, None)),
+        Ok(vec![ack(make_zxid(2, 0)), Action::StartServing])
+    );
+}
+
+#[test]
+fn trunc_truncates_and_snapshots_at_newleader() {
+    let mut l = registered();
+    assert_eq!(
+        l.on_packet(2, qp(PacketType::Trunc, make_zxid(1, 2), None)),
+        Ok(vec![Action::Truncate { zxid: make_zxid(1, 2) }])
+    );
+    let out = l.on_packet(3, qp(PacketType::NewLeader, make_zxid(2, 0), None)).expect("newleader");
+    assert_eq!(out.first(), Some(&Action::TakeSnapshot));
+}
+
+#[test]
+fn epochs_already_accepted_or_behind() {
+    let mut l = Learner::new(LearnerConfig { accepted_epoch: 2, ..cfg() });
+    l.start(0);
+    assert_eq!(
+        l.on_packet(1, qp(PacketType::LeaderInfo, make_zxid(2, 0), Some(&int_payload(PROTOCOL_VERSION)))),
+        Ok(vec![Action::Send(qp(PacketType::AckEpoch, make_zxid(1, 4), Some(&int_payload(-1))))]),
+        "an epoch we accepted already is answered with -1"
+    );
+    let mut l = Learner::new(LearnerConfig { accepted_epoch: 3, ..cfg() });
+    l.start(0);
+    assert_eq!(
+        l.on_packet(1, qp(PacketType::LeaderInfo, make_zxid(2, 0), None)),
+        Err(LearnerError::EpochBehind { leader: 2, accepted: 3 })
+    );
+}
+
+#[test]
+fn following_logs_then_acks_commits_and_answers_pings() {
+    let mut l = registered();
+    l.on_packet(2, qp(PacketType::Diff, make_zxid(1, 4), None)).expect("diff");
+    l.on_packet(3, qp(PacketType::NewLeader, make_zxid(2, 0), None)).expect("newleader");
+    l.on_packet(4, qp(PacketType::UpToDate, -1, None)).expect("uptodate");
+    let z = make_zxid(2, 1);
+    assert_eq!(
+        l.on_packet(5, qp(PacketType::Proposal, z, Some(b"p"))),
+        Ok(vec![Action::Log { zxid: z, txn: b"p".to_vec() }, ack(z)])
+    );
+    assert_eq!(l.on_packet(6, qp(PacketType::Commit, z, None)), Ok(vec![Action::Commit { zxid: z }]));
+    let ping = qp(PacketType::Ping, z, None);
+    assert_eq!(l.on_packet(7, ping.clone()), Ok(vec![Action::Ping(ping)]));
+    assert_eq!(l.on_packet(8, qp(PacketType::Sync, -1, None)), Ok(vec![Action::Synced]));
+    let reval = revalidate_answer(7, true);
+    assert_eq!(
+        l.on_packet(9, qp(PacketType::Revalidate, -1, Some(&reval))),
+        Ok(vec![Action::Revalidated { data: reval }])
+    );
+}
+
+#[test]
+fn a_silent_leader_ends_the_connection_after_init_then_sync_limit() {
+    let mut l = registered(); // heard at 1 ms
+    assert_eq!(l.on_tick(1 + 1000), Ok(()));
+    assert!(matches!(l.on_tick(1 + 1001), Err(LearnerError::LeaderSilent(_))));
+    l.on_packet(10, qp(PacketType::Diff, make_zxid(1, 4), None)).expect("diff");
+    l.on_packet(11, qp(PacketType::NewLeader, make_zxid(2, 0), None)).expect("newleader");
+    l.on_packet(12, qp(PacketType::UpToDate, -1, None)).expect("uptodate");
+    assert_eq!(l.on_tick(12 + 500), Ok(()));
+    assert!(matches!(l.on_tick(12 + 501), Err(LearnerError::LeaderSilent(_))));
+}
+
+#[test]
+fn out_of_place_packets_are_errors() {
+    let mut l = Learner::new(cfg());
+    l.start(0);
+    assert!(matches!(l.on_packet(1, qp(PacketType::Diff, 0, None)), Err(LearnerError::Unexpected { .. })));
+    let mut l = registered();
+    assert!(matches!(l.on_packet(2, qp(PacketType::Proposal, 0, None)), Err(LearnerError::Unexpected { .. })));
+    let mut l = registered();
+    l.on_packet(2, qp(PacketType::Snap, make_zxid(1, 9), None)).expect("snap");
+    l.snapshot_loaded(3).expect("loaded");
+    assert_eq!(
+        l.on_packet(4, qp(PacketType::Commit, make_zxid(1, 10), None)),
+        Err(LearnerError::CommitWithoutProposal { zxid: make_zxid(1, 10) })
+    );
+}
