@@ -1,6 +1,7 @@
 //! Durability: recovery from snapshot + log, and the log writer thread
 //! that group-commits appends (one fsync for everything queued meanwhile).
 
+pub mod apache;
 pub mod txnlog;
 
 use crate::error::ServerError;
