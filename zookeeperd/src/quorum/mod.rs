@@ -9,6 +9,8 @@
 //! - [`cnx`] and [`peer`]: the one place the election does I/O: the
 //!   election port's connections, and the task that feeds the state
 //!   machine from them and carries out its actions.
+//! - [`leader`]: the leader's side of ZAB (discovery, per-learner sync,
+//!   quorum commits in zxid order) as a state machine.
 //! - [`learner`]: a follower's side of ZAB (register, sync, follow) as a
 //!   state machine over the leader's packets.
 //! - [`election`]: FastLeaderElection as a sans-io state machine: inputs are
@@ -17,6 +19,7 @@
 
 pub mod cnx;
 pub mod election;
+pub mod leader;
 pub mod learner;
 pub mod notification;
 pub mod packet;
@@ -24,6 +27,8 @@ pub mod peer;
 
 #[cfg(test)]
 mod election_tests;
+#[cfg(test)]
+mod leader_tests;
 #[cfg(test)]
 mod learner_tests;
 #[cfg(test)]

@@ -1,0 +1,247 @@
+//! The leader's side of ZAB, alone and with our own learners: a whole
+//! ensemble driven deterministically, every packet through the codec.
+
+use std::collections::BTreeSet;
+
+use super::leader::{Action as L, ConnId, Leader, LeaderConfig};
+use super::learner::{Action as F, Learner, LearnerConfig};
+use super::packet::*;
+
+fn leader_cfg(last_zxid: i64, history: Vec<(i64, Vec<u8>)>) -> LeaderConfig {
+    LeaderConfig {
+        sid: 3,
+        voters: BTreeSet::from([1, 2, 3]),
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_zxid,
+        history,
+        verifier: None,
+        tick_ms: 100,
+        init_limit: 10,
+        sync_limit: 5,
+    }
+}
+
+fn learner_cfg(sid: i64, last: i64) -> LearnerConfig {
+    LearnerConfig {
+        sid,
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_logged_zxid: last,
+        config_version: 0,
+        tick_ms: 100,
+        init_limit: 10,
+        sync_limit: 5,
+    }
+}
+
+/// One learner connection: its state machine and what it has done.
+struct Member {
+    conn: ConnId,
+    learner: Learner,
+    logged: Vec<i64>,
+    applied: Vec<i64>,
+    serving: bool,
+    snapshot_from: Option<i64>,
+    truncated_to: Option<i64>,
+}
+
+struct Net {
+    leader: Leader,
+    members: Vec<Member>,
+    committed: Vec<i64>,
+    serving: bool,
+    closed: Vec<(ConnId, String)>,
+    stepped_down: Option<String>,
+}
+
+impl Net {
+    fn new(cfg: LeaderConfig, members: &[(i64, i64)]) -> Net {
+        let mut leader = Leader::new(cfg, 0);
+        let start = leader.start(0);
+        let mut net = Net {
+            leader,
+            members: Vec::new(),
+            committed: Vec::new(),
+            serving: false,
+            closed: Vec::new(),
+            stepped_down: None,
+        };
+        net.leader_actions(start);
+        for (i, (sid, last)) in members.iter().enumerate() {
+            net.join(i as ConnId + 1, *sid, *last);
+        }
+        net
+    }
+
+    fn join(&mut self, conn: ConnId, sid: i64, last: i64) {
+        self.leader.on_connect(conn, 0);
+        let mut learner = Learner::new(learner_cfg(sid, last));
+        let hello = learner.start(0);
+        self.members.push(Member {
+            conn,
+            learner,
+            logged: Vec::new(),
+            applied: Vec::new(),
+            serving: false,
+            snapshot_from: None,
+            truncated_to: None,
+        });
+        self.member_actions(conn, hello);
+    }
+
+    fn member(&mut self, conn: ConnId) -> &mut Member {
+        self.members.iter_mut().find(|m| m.conn == conn).expect("member")
+    }
+
+    /// Every packet goes through the codec, both ways.
+    fn wire(qp: &QuorumPacket) -> QuorumPacket {
+        let bytes = qp.to_bytes();
+        assert_eq!(packet_len(&bytes, 1 << 20), Ok(Some(bytes.len())));
+        QuorumPacket::decode(&bytes).expect("decode").0
+    }
+
+    fn leader_actions(&mut self, actions: Vec<L>) {
+        for a in actions {
+            match a {
+                L::Send { to, packet } => {
+                    let m = self.member(to);
+                    let out = m.learner.on_packet(1, Self::wire(&packet)).expect("learner accepts the leader's packet");
+                    self.member_actions(to, out);
+                }
+                L::SendSnapshot { to, zxid } => {
+                    let m = self.member(to);
+                    m.snapshot_from = Some(zxid);
+                    let out = m.learner.on_packet(1, Self::wire(&QuorumPacket::new(PacketType::Snap, zxid, None)));
+                    assert_eq!(out, Ok(vec![F::ReadSnapshot { zxid }]));
+                    m.learner.snapshot_loaded(1).expect("snapshot");
+                }
+                L::Commit { zxid } => self.committed.push(zxid),
+                L::StartServing => self.serving = true,
+                L::Close { conn, reason } => self.closed.push((conn, reason)),
+                L::StepDown(why) => self.stepped_down = Some(why),
+                L::SetAcceptedEpoch(_) | L::SetCurrentEpoch(_) | L::Log { .. } => {}
+                other => panic!("unexpected leader action {other:?}"),
+            }
+        }
+    }
+
+    fn member_actions(&mut self, conn: ConnId, actions: Vec<F>) {
+        for a in actions {
+            match a {
+                F::Send(packet) => {
+                    let out = self.leader.on_packet(1, conn, Self::wire(&packet));
+                    self.leader_actions(out);
+                }
+                F::Log { zxid, .. } => self.member(conn).logged.push(zxid),
+                F::Apply { zxid, .. } | F::Commit { zxid } => self.member(conn).applied.push(zxid),
+                F::StartServing => self.member(conn).serving = true,
+                F::Truncate { zxid } => self.member(conn).truncated_to = Some(zxid),
+                F::SetAcceptedEpoch(_) | F::SetCurrentEpoch(_) | F::TakeSnapshot => {}
+                other => panic!("unexpected learner action {other:?}"),
+            }
+        }
+    }
+
+    fn propose(&mut self, txn: &[u8]) -> i64 {
+        let (zxid, actions) = self.leader.propose(txn.to_vec()).expect("serving");
+        self.leader_actions(actions);
+        zxid
+    }
+}
+
+#[test]
+fn an_ensemble_of_our_leader_and_learners_syncs_and_commits_in_order() {
+    let mut net = Net::new(leader_cfg(make_zxid(1, 3), vec![]), &[(1, make_zxid(1, 3)), (2, make_zxid(1, 3))]);
+    assert!(net.serving && net.leader.serving());
+    assert_eq!(net.leader.epoch(), Some(2));
+    assert!(net.members.iter().all(|m| m.serving && m.learner.in_broadcast()));
+    let z: Vec<i64> = (0..3).map(|i| net.propose(format!("txn{i}").as_bytes())).collect();
+    assert_eq!(z, vec![make_zxid(2, 1), make_zxid(2, 2), make_zxid(2, 3)]);
+    assert_eq!(net.committed, z);
+    for m in &net.members {
+        assert_eq!((m.logged.clone(), m.applied.clone()), (z.clone(), z.clone()), "member {}", m.conn);
+    }
+    assert!(net.closed.is_empty() && net.stepped_down.is_none());
+}
+
+#[test]
+fn no_epoch_until_a_quorum_connects_and_no_service_until_it_syncs() {
+    let mut leader = Leader::new(leader_cfg(0, vec![]), 0);
+    assert_eq!(leader.start(0), vec![]);
+    assert_eq!(leader.epoch(), None);
+    leader.on_connect(7, 0);
+    let info = LearnerInfo::new(1, 0).to_bytes();
+    let out = leader.on_packet(1, 7, QuorumPacket::new(PacketType::FollowerInfo, make_zxid(4, 0), Some(info)));
+    // The learner accepted epoch 4 once: the new epoch is 5.
+    assert_eq!(out[0], L::SetAcceptedEpoch(5));
+    assert_eq!(
+        out[1],
+        L::Send {
+            to: 7,
+            packet: QuorumPacket::new(PacketType::LeaderInfo, make_zxid(5, 0), Some(int_payload(PROTOCOL_VERSION)))
+        }
+    );
+    assert!(!leader.serving());
+    assert_eq!(leader.propose(b"x".to_vec()), None);
+    // initLimit passes without the sync finishing: step down.
+    assert!(leader.on_tick(1001).iter().any(|a| matches!(a, L::StepDown(_))));
+}
+
+#[test]
+fn each_learner_gets_the_sync_its_history_needs() {
+    let history: Vec<(i64, Vec<u8>)> = (3..=6).map(|c| (make_zxid(1, c), format!("t{c}").into_bytes())).collect();
+    // Member 1 lacks 5 and 6 (DIFF with both); member 2 is ahead (TRUNC).
+    let mut net = Net::new(leader_cfg(make_zxid(1, 6), history.clone()), &[(1, make_zxid(1, 4)), (2, make_zxid(1, 8))]);
+    assert!(net.serving);
+    assert_eq!(net.members[0].applied, vec![make_zxid(1, 5), make_zxid(1, 6)], "DIFF brought the missing txns");
+    assert_eq!(net.members[1].truncated_to, Some(make_zxid(1, 6)));
+    // A late joiner whose history is older than what we hold gets SNAP.
+    net.join(9, 1, make_zxid(1, 1));
+    let late = net.members.last().expect("late");
+    assert_eq!(late.snapshot_from, Some(make_zxid(1, 6)));
+    assert!(late.serving, "a late joiner is brought up to date at once");
+}
+
+#[test]
+fn a_learner_ahead_of_the_leader_is_refused() {
+    let mut net = Net::new(leader_cfg(make_zxid(1, 2), vec![]), &[]);
+    net.leader.on_connect(5, 0);
+    let info = LearnerInfo::new(1, 0).to_bytes();
+    let out = net.leader.on_packet(1, 5, QuorumPacket::new(PacketType::FollowerInfo, make_zxid(1, 0), Some(info)));
+    assert!(matches!(&out[..], [L::SetAcceptedEpoch(2), L::Send { .. }]), "{out:?}");
+    let out =
+        net.leader.on_packet(2, 5, QuorumPacket::new(PacketType::AckEpoch, make_zxid(1, 9), Some(int_payload(1))));
+    assert!(matches!(&out[..], [L::Close { conn: 5, .. }]), "{out:?}");
+}
+
+#[test]
+fn commits_wait_for_a_quorum_and_keep_zxid_order() {
+    let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0), (2, 0)]);
+    // Acks are handed in by hand: propose without delivering to members.
+    let (z1, _) = net.leader.propose(b"a".to_vec()).expect("serving");
+    let (z2, _) = net.leader.propose(b"b".to_vec()).expect("serving");
+    // Member 2 acks z2 first: nothing commits before z1.
+    assert_eq!(net.leader.on_packet(2, 2, QuorumPacket::new(PacketType::Ack, z2, None)), vec![]);
+    let out = net.leader.on_packet(3, 1, QuorumPacket::new(PacketType::Ack, z1, None));
+    let commits: Vec<i64> =
+        out.iter().filter_map(|a| if let L::Commit { zxid } = a { Some(*zxid) } else { None }).collect();
+    assert_eq!(commits, vec![z1, z2]);
+}
+
+#[test]
+fn silent_learners_are_dropped_and_a_leader_without_quorum_steps_down() {
+    let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0), (2, 0)]);
+    let out = net.leader.on_tick(2);
+    assert_eq!(
+        out.iter().filter(|a| matches!(a, L::Send { packet, .. } if packet.kind == PacketType::Ping)).count(),
+        2
+    );
+    // Member 1 answers; member 2 stays silent past syncLimit (500 ms).
+    net.leader.on_packet(400, 1, QuorumPacket::new(PacketType::Ping, 0, Some(touches_to_bytes(&[(9, 4000)]))));
+    let out = net.leader.on_tick(600);
+    assert!(out.iter().any(|a| matches!(a, L::Close { conn: 2, .. })), "{out:?}");
+    assert!(!out.iter().any(|a| matches!(a, L::StepDown(_))), "two of three still form a quorum");
+    let out = net.leader.on_tick(1000);
+    assert!(out.iter().any(|a| matches!(a, L::StepDown(_))), "{out:?}");
+}
