@@ -373,19 +373,11 @@ impl Leader {
             self.learners.iter().filter(|(_, l)| l.stage == Stage::AwaitSync).map(|(c, _)| *c).collect();
         for conn in waiting {
             let peer = self.learners[&conn].peer_last_zxid;
-            let oldest = self.history.front().map(|(z, _)| *z);
-            if peer == leader_last {
-                out.push(send(conn, PacketType::Diff, leader_last, None));
-            } else if peer > leader_last {
-                out.push(send(conn, PacketType::Trunc, leader_last, None));
-            } else if oldest.is_some_and(|o| o <= peer + 1) {
-                out.push(send(conn, PacketType::Diff, leader_last, None));
-                for (z, txn) in self.history.iter().filter(|(z, _)| *z > peer) {
-                    out.push(send(conn, PacketType::Proposal, *z, Some(txn.clone())));
-                    out.push(send(conn, PacketType::Commit, *z, None));
+            match plan_sync(&self.history, leader_last, peer) {
+                SyncPlan::Packets(packets) => {
+                    out.extend(packets.into_iter().map(|packet| Action::Send { to: conn, packet }))
                 }
-            } else {
-                out.push(Action::SendSnapshot { to: conn, zxid: leader_last });
+                SyncPlan::Snapshot => out.push(Action::SendSnapshot { to: conn, zxid: leader_last }),
             }
             // Proposals still in flight follow the sync (startForwarding).
             for (z, (txn, _)) in &self.outstanding {
@@ -442,6 +434,76 @@ impl Leader {
             }
         }
     }
+}
+
+enum SyncPlan {
+    Packets(Vec<QuorumPacket>),
+    Snapshot,
+}
+
+/// How to bring a learner whose last zxid is `peer` up to `last`, as
+/// Apache's LearnerHandler.syncFollower and queueCommittedProposals decide
+/// from the committed history: DIFF (plus what it lacks), TRUNC (to our
+/// last, or to our txn before a divergent one of its own, then what it
+/// lacks), or SNAP (too old, or a TRUNC would cross an epoch).
+fn plan_sync(history: &VecDeque<(i64, Vec<u8>)>, last: i64, peer: i64) -> SyncPlan {
+    let op = |kind, zxid| QuorumPacket::new(kind, zxid, None);
+    let peer_new_epoch = peer & 0xffff_ffff == 0;
+    let (min, max) = match (history.front(), history.back()) {
+        (Some((a, _)), Some((b, _))) => (*a, *b),
+        _ => (last, last),
+    };
+    if last == peer {
+        return SyncPlan::Packets(vec![op(PacketType::Diff, peer)]);
+    }
+    if peer > max && !peer_new_epoch {
+        return SyncPlan::Packets(vec![op(PacketType::Trunc, max)]);
+    }
+    if !(min <= peer && peer <= max) {
+        return SyncPlan::Snapshot;
+    }
+    let mut out = Vec::new();
+    let mut need_op = true;
+    let mut prev = -1;
+    let mut queued = peer;
+    for (z, txn) in history {
+        let z = *z;
+        if z < peer {
+            prev = z;
+            continue;
+        }
+        if need_op {
+            if z == peer {
+                out.push(op(PacketType::Diff, max));
+                need_op = false;
+                continue;
+            }
+            if peer_new_epoch {
+                out.push(op(PacketType::Diff, max));
+                need_op = false;
+            } else if z > peer {
+                if epoch_of(z) != epoch_of(peer) {
+                    return SyncPlan::Snapshot;
+                }
+                out.push(op(PacketType::Trunc, prev));
+                need_op = false;
+            }
+        }
+        if z <= queued {
+            continue;
+        }
+        out.push(QuorumPacket::new(PacketType::Proposal, z, Some(txn.clone())));
+        out.push(op(PacketType::Commit, z));
+        queued = z;
+    }
+    if need_op && peer_new_epoch {
+        out.push(op(PacketType::Diff, max));
+        need_op = false;
+    }
+    if need_op {
+        return SyncPlan::Snapshot;
+    }
+    SyncPlan::Packets(out)
 }
 
 /// Learners get proposals and commits once their sync is queued.

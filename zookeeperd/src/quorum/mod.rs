@@ -35,6 +35,8 @@ mod learner_tests;
 mod notification_tests;
 #[cfg(test)]
 mod packet_tests;
+#[cfg(test)]
+mod sim_tests;
 
 /// A server id (`myid`). Java `long`; observers without an id get negative
 /// ones from the connection manager, and a non-voter proposes `i64::MIN`.
