@@ -36,6 +36,8 @@ mod notification_tests;
 #[cfg(test)]
 mod packet_tests;
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod sim_tests;
 
 /// A server id (`myid`). Java `long`; observers without an id get negative
