@@ -147,7 +147,11 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
     let broker = Arc::new(Broker::new(cfg.clone(), cluster_id, zk, logs, endpoints, embedded.is_some()));
 
     let reg = metadata::broker_json(cfg.rack.as_deref(), &broker.endpoints, &cfg.protocol_map, now_ms());
-    let epoch = broker.zk.register_broker(cfg.broker_id, &reg, embedded.is_some(), cfg.zk_session_timeout_ms).await?;
+    let session_dir = zk::session_dir(&cfg);
+    let previous = zk::read_recorded_session(&session_dir);
+    let epoch =
+        broker.zk.register_broker(cfg.broker_id, &reg, embedded.is_some(), previous, cfg.zk_session_timeout_ms).await?;
+    zk::record_session(&session_dir, broker.zk.client().session_id().0);
     tracing::info!(broker_id = cfg.broker_id, broker_epoch = epoch, "registered in zookeeper");
 
     let (first_tx, first_rx) = tokio::sync::oneshot::channel();

@@ -77,3 +77,42 @@ async fn session_expiry_reregisters_and_keeps_serving() {
     drop(k);
     let _ = zk.stop().await;
 }
+
+/// After kill -9 a broker restarted at once serves within seconds, not
+/// after its old session's timeout: its log dir recorded that session, and
+/// holding the log dir's lock proves the old run is gone, so the new run
+/// removes the registration the old session left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restarted_after_kill9_registers_before_its_old_session_expires() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let zk = start_zookeeperd(&tmp.path().join("zk")).await;
+    let dir = tmp.path().join("broker");
+    let extra = format!("zookeeper.connect={}\nzookeeper.session.timeout.ms=30000", zk.client_addr);
+    let mut k = tokio::task::spawn_blocking(move || Kafkad::start(&dir, &extra)).await.expect("start");
+    let client = zookeeper_client::Client::connect(&zk.client_addr.to_string()).await.expect("zk client");
+    let (_, before) = client.get_data("/brokers/ids/1").await.expect("registered");
+
+    k.restart_no_wait();
+    // Well inside the old session's 30 s.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok((_, st)) = client.get_data("/brokers/ids/1").await {
+            if st.ephemeral_owner != before.ephemeral_owner {
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not registered again in time:\n{}", k.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(k.log().contains("removing registration left by this broker's previous run"), "{}", k.log());
+    let b = k.bootstrap();
+    tokio::task::spawn_blocking(move || {
+        wait_for("produce after the restart", Duration::from_secs(10), || {
+            kcat(&["-b", &b, "-P", "-t", "restarted"], Some(b"x\n")).status.success().then_some(())
+        });
+    })
+    .await
+    .expect("produce");
+    drop(k);
+    let _ = zk.stop().await;
+}

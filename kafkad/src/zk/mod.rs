@@ -60,6 +60,31 @@ pub enum CreateTopicError {
     Zk(#[from] ZkErr),
 }
 
+/// The ZooKeeper session a broker last registered with, kept in its first
+/// log dir (beside `.lock`), so that after a crash the next run can tell
+/// its own stale /brokers/ids/N from another broker's.
+const SESSION_FILE: &str = "zookeeper-session";
+
+/// Where the session is recorded: the first log dir.
+pub fn session_dir(cfg: &crate::config::BrokerConfig) -> std::path::PathBuf {
+    cfg.log_dirs.first().cloned().unwrap_or_else(|| "/tmp/kafka-logs".into())
+}
+
+pub fn read_recorded_session(log_dir: &std::path::Path) -> Option<i64> {
+    let text = std::fs::read_to_string(log_dir.join(SESSION_FILE)).ok()?;
+    i64::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()
+}
+
+/// Record `session` (write a temp file, then rename it into place).
+pub fn record_session(log_dir: &std::path::Path, session: i64) {
+    let tmp = log_dir.join(format!("{SESSION_FILE}.tmp"));
+    let done = std::fs::write(&tmp, format!("0x{session:x}\n"))
+        .and_then(|()| std::fs::rename(&tmp, log_dir.join(SESSION_FILE)));
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "cannot record the zookeeper session in the log dir");
+    }
+}
+
 /// `h1:2181,h2:2181/kafka1` -> ("h1:2181,h2:2181", Some("/kafka1")).
 pub fn split_chroot(connect: &str) -> (String, Option<String>) {
     match connect.find('/') {
@@ -191,14 +216,17 @@ impl Zk {
 
     /// Create the ephemeral /brokers/ids/N; returns the broker epoch (czxid).
     /// A node left by a previous incarnation of this broker (a session not
-    /// yet expired) is removed when `stale_is_ours` (the embedded ZooKeeper
-    /// restarted with us, so the owner cannot be alive) and otherwise waited
-    /// out until the session timeout has passed.
+    /// yet expired) is removed when its owner cannot be alive: when
+    /// `stale_is_ours` (the embedded ZooKeeper restarted with us), or when
+    /// it is `previous_session`, the session our log dir recorded (we hold
+    /// the log dir's lock, so that incarnation is gone). Any other owner is
+    /// waited out until the session timeout has passed.
     pub async fn register_broker(
         &self,
         id: i32,
         data: &[u8],
         stale_is_ours: bool,
+        previous_session: Option<i64>,
         session_timeout_ms: u64,
     ) -> Result<i64, BrokerError> {
         let path = format!("/brokers/ids/{id}");
@@ -215,8 +243,12 @@ impl Zk {
             if stat.ephemeral_owner == self.client().session_id().0 {
                 return Ok(stat.czxid);
             }
-            if stale_is_ours {
-                tracing::warn!(path, "removing registration left by a previous run");
+            if stale_is_ours || previous_session == Some(stat.ephemeral_owner) {
+                tracing::warn!(
+                    path,
+                    session = format_args!("0x{:x}", stat.ephemeral_owner),
+                    "removing registration left by this broker's previous run"
+                );
                 let _ = self.client().delete(&path, Some(stat.version)).await;
                 continue;
             }
@@ -374,5 +406,15 @@ mod tests {
         assert_eq!(split_chroot("h1:2181,h2:2181/kafka1"), ("h1:2181,h2:2181".into(), Some("/kafka1".into())));
         assert_eq!(split_chroot("h1:2181"), ("h1:2181".into(), None));
         assert_eq!(split_chroot("h1:2181/"), ("h1:2181".into(), None));
+    }
+
+    #[test]
+    fn recorded_session_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(read_recorded_session(dir.path()), None);
+        record_session(dir.path(), 0x1000_0a8c_2f3b_0001);
+        assert_eq!(read_recorded_session(dir.path()), Some(0x1000_0a8c_2f3b_0001));
+        record_session(dir.path(), -5);
+        assert_eq!(read_recorded_session(dir.path()), Some(-5));
     }
 }

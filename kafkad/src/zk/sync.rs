@@ -180,7 +180,12 @@ async fn recover_session(broker: &Broker) {
                 &broker.config.protocol_map,
                 crate::now_ms(),
             );
-            broker.zk.register_broker(broker.id(), &reg, broker.embedded_zk, broker.config.zk_session_timeout_ms).await
+            let epoch = broker
+                .zk
+                .register_broker(broker.id(), &reg, broker.embedded_zk, None, broker.config.zk_session_timeout_ms)
+                .await?;
+            crate::zk::record_session(&crate::zk::session_dir(&broker.config), broker.zk.client().session_id().0);
+            Ok::<i64, crate::error::BrokerError>(epoch)
         };
         match attempt.await {
             Ok(epoch) => {
