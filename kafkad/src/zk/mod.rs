@@ -72,7 +72,9 @@ pub fn session_dir(cfg: &crate::config::BrokerConfig) -> std::path::PathBuf {
 
 pub fn read_recorded_session(log_dir: &std::path::Path) -> Option<i64> {
     let text = std::fs::read_to_string(log_dir.join(SESSION_FILE)).ok()?;
-    i64::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()
+    // Written as the unsigned hex ZooKeeper prints (ids are negative for
+    // server ids of 128 and up).
+    u64::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok().map(|v| v as i64)
 }
 
 /// Record `session` (write a temp file, then rename it into place).
