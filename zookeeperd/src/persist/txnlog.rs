@@ -200,7 +200,7 @@ mod tests {
         w.sync(true).expect("sync");
         let path = dir.path().join("log.1");
         let size = std::fs::metadata(&path).expect("meta").len();
-        assert!(size > w.bytes + PAD_MARGIN && size % 8192 == 0, "{size} vs {}", w.bytes);
+        assert!(size > w.bytes + PAD_MARGIN && size.is_multiple_of(8192), "{size} vs {}", w.bytes);
         let read = read_log(&path, true).expect("read");
         assert_eq!((read.entries.len(), read.good_len, read.torn), (100, w.bytes, false));
         // A record cut short inside the zero tail is a torn tail.
