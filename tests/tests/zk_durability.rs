@@ -73,11 +73,12 @@ fn newest_log(dir: &std::path::Path) -> std::path::PathBuf {
     let mut logs: Vec<_> = std::fs::read_dir(&v2)
         .unwrap()
         .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("log."))
+        .filter_map(|e| {
+            zookeeperd::persist::apache::zxid_from_name(e.file_name().to_str()?, "log").map(|z| (z, e.path()))
+        })
         .collect();
     logs.sort();
-    logs.pop().expect("a txn log")
+    logs.pop().expect("a txn log").1
 }
 
 #[tokio::test]
@@ -89,11 +90,14 @@ async fn torn_log_tail_is_truncated_and_writes_continue() {
     }
     drop(c);
     server.kill9();
-    // A crash mid-append leaves a partial record behind.
+    // A crash mid-append leaves a partial record in the zero tail.
     let log = newest_log(&server.data_dir());
-    let good = std::fs::metadata(&log).unwrap().len();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-    std::io::Write::write_all(&mut f, &[0, 0, 0, 99, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    let bytes = std::fs::read(&log).unwrap();
+    let good = zookeeperd::persist::apache::txnlog::decode_log(&bytes).unwrap().good_len as u64;
+    assert!(good > 16 && (bytes.len() as u64) > good, "no records, or no zero tail");
+    let mut f = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(good)).unwrap();
+    std::io::Write::write_all(&mut f, &[0, 0, 0, 99, 1, 2, 3, 4, 0, 0, 0, 7, 1, 2]).unwrap();
     drop(f);
     server.restart();
     assert!(server.log().contains("truncating torn log tail"), "{}", server.log());

@@ -46,6 +46,8 @@ pub struct ZkConfig {
     pub extended_types: bool,
     pub super_digest: Option<String>,
     pub force_sync: bool,
+    /// Bytes the txn log grows by at a time (`preAllocSize`, given in KiB).
+    pub pre_alloc_size: u64,
     pub container_check_interval: Duration,
     /// The file it came from, for `conf` and logs.
     pub source: Option<PathBuf>,
@@ -204,6 +206,7 @@ impl ZkConfig {
             extended_types: Self::flag(map, "extendedTypesEnabled", false)?,
             super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest").map(|(v, _)| v.trim().to_string()),
             force_sync: Self::flag(map, "forceSync", true)?,
+            pre_alloc_size: Self::num::<u64>(map, "preAllocSize", 65536)?.saturating_mul(1024),
             container_check_interval: Duration::from_millis(container_ms.max(1)),
             source: None,
             unknown_keys,

@@ -122,6 +122,11 @@ pub enum ServerError {
     Corrupt { what: &'static str, path: String, reason: String },
     #[error(transparent)]
     Config(#[from] shared::ConfigError),
+    #[error(
+        "cannot convert {path} from zookeeperd's old on-disk format to Apache ZooKeeper's: {reason} \
+         (the old files are left in place; move them away to start empty)"
+    )]
+    Convert { path: String, reason: String },
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
 }

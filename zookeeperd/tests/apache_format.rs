@@ -3,157 +3,18 @@
 //! snapshots Apache writes, and Apache reads (and serves) a dataDir we
 //! write. Waits poll with deadlines; servers are killed on drop.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::{files, four_letter_word, java_tool, ApacheZk};
+use std::path::Path;
 use zookeeperd::jute::records::{perms, Acl, Id};
 use zookeeperd::persist::apache::snapshot::{Snapshot, SnapshotNode, ZxidDigest, OPEN_UNSAFE_ACL_REF};
 use zookeeperd::persist::apache::txn::{ApacheTxn, TxnRecord};
 use zookeeperd::persist::apache::txnlog::{decode_log, encode_log, LogEnd};
-use zookeeperd::persist::apache::{log_file_name, snapshot_file_name, zxid_from_name};
+use zookeeperd::persist::apache::{log_file_name, snapshot_file_name};
 use zookeeperd::tree::ephemeral::{self, NodeKind};
 use zookeeperd::tree::StatPersisted;
 use zookeeperd::txn::{Txn, TxnEntry};
-
-const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
-const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("bind 127.0.0.1:0")
-}
-
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(20);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(250));
-    }
-}
-
-fn four_letter_word(port: u16, word: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-/// Apache ZooKeeperServerMain on a free port and the given dataDir.
-struct ApacheZk {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl ApacheZk {
-    fn start(dir: &Path, data_dir: &Path) -> ApacheZk {
-        let port = free_port();
-        let cfg = dir.join("zoo.cfg");
-        std::fs::write(
-            &cfg,
-            format!(
-                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\n4lw.commands.whitelist=srvr,dump\nextendedTypesEnabled=true\n",
-                data_dir.display()
-            ),
-        )
-        .expect("zoo.cfg");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("zk.log")).expect("zk log");
-        let child = Command::new("java")
-            .args(["-cp", CLASSPATH, "org.apache.zookeeper.server.ZooKeeperServerMain"])
-            .arg(&cfg)
-            .stdout(Stdio::from(log.try_clone().expect("clone")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("java and Debian's zookeeper package are installed");
-        let mut zk = ApacheZk { port, dir: dir.to_path_buf(), child: Some(child) };
-        wait_for("Apache ZooKeeper to serve", Duration::from_secs(60), || {
-            if let Some(Ok(Some(st))) = zk.child.as_mut().map(|c| c.try_wait()) {
-                panic!("zookeeper exited with {st}: {}", zk.log());
-            }
-            four_letter_word(port, "srvr").filter(|a| a.contains("Mode:")).map(|_| ())
-        });
-        zk
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("zk.log")).unwrap_or_default()
-    }
-
-    /// SIGTERM, then wait for the JVM to exit.
-    fn stop(&mut self) {
-        let Some(mut c) = self.child.take() else { return };
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
-        let exited = (|| {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return true;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            false
-        })();
-        if !exited {
-            let _ = c.kill();
-            let _ = c.wait();
-            panic!("zookeeper did not exit on SIGTERM");
-        }
-    }
-
-    /// Run zkCli.sh with `commands` on stdin (one session); its output.
-    fn cli(&self, commands: &str) -> String {
-        let mut child = Command::new("timeout")
-            .args(["120", ZKCLI, "-waitforconnection", "-server", &format!("127.0.0.1:{}", self.port)])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("zkCli.sh");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(format!("{commands}\nquit\n").as_bytes()).expect("write zkCli stdin");
-        drop(stdin);
-        let out = child.wait_with_output().expect("zkCli output");
-        assert!(out.status.success(), "zkCli failed: {}", String::from_utf8_lossy(&out.stderr));
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    }
-}
-
-impl Drop for ApacheZk {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Run an Apache tool class; its stdout and stderr together.
-fn java_tool(class: &str, args: &[&Path]) -> String {
-    let out = Command::new("timeout").args(["120", "java", "-cp", CLASSPATH, class]).args(args).output().expect("java");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{class} failed:\n{text}");
-    text
-}
-
-/// `prefix.*` files in `dir`, by zxid.
-fn files(dir: &Path, prefix: &str) -> Vec<(i64, PathBuf)> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .expect("read version-2")
-        .filter_map(|e| e.ok())
-        .filter_map(|e| zxid_from_name(&e.file_name().to_string_lossy(), prefix).map(|z| (z, e.path())))
-        .collect();
-    v.sort();
-    v
-}
 
 fn node<'a>(snap: &'a Snapshot, path: &str) -> Option<&'a SnapshotNode> {
     snap.nodes.iter().find(|n| n.path == path)

@@ -169,7 +169,8 @@ proptest! {
         let _ = decode_request(&bytes);
         let _ = ConnectRequest::decode(&bytes);
         let _ = TxnEntry::decode(&bytes);
-        let _ = zookeeperd::tree::snapshot::decode(&bytes);
+        let _ = zookeeperd::tree::snapshot::decode(&bytes, 0);
+        let _ = zookeeperd::persist::legacy::snapshot::decode(&bytes);
     }
 }
 

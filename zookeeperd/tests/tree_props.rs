@@ -76,7 +76,7 @@ proptest! {
         run(&mut straight, &es);
         let mut first = DataTree::new();
         run(&mut first, &es[..cut]);
-        let mut restored = snapshot::decode(&snapshot::encode(&first)).expect("snapshot decodes");
+        let mut restored = snapshot::decode(&snapshot::encode(&first), first.last_zxid()).expect("snapshot decodes");
         prop_assert_eq!(snapshot::encode(&restored), snapshot::encode(&first));
         run(&mut restored, &es[cut..]);
         prop_assert_eq!(snapshot::encode(&restored), snapshot::encode(&straight));

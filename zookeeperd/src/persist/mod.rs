@@ -1,16 +1,24 @@
-//! Durability: recovery from snapshot + log, and the log writer thread
-//! that group-commits appends (one fsync for everything queued meanwhile).
+//! Durability in Apache ZooKeeper 3.8's on-disk layout, so either server
+//! starts on the other's dataDir: `dataDir/version-2/snapshot.<hex zxid>`
+//! and `dataLogDir/version-2/log.<hex zxid>` (see `apache`). Recovery loads
+//! the newest snapshot whose seals check and replays the later records of
+//! every log; the log writer thread group-commits appends (one fsync for
+//! everything queued meanwhile) and rolls to a new log at each snapshot.
+//! A dataDir in zookeeperd's older private format is converted first
+//! (`legacy`).
 
 pub mod apache;
+pub mod legacy;
 pub mod txnlog;
 
 use crate::error::ServerError;
 use crate::tree::{snapshot, DataTree, Trigger};
+use apache::snapshot_file_name;
 use bytes::BytesMut;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
 use tokio::sync::mpsc;
-use txnlog::{list, read_log, snapshot_name, sync_dir, LogWriter};
+use txnlog::{list, read_log, sync_dir, LogWriter};
 
 /// What recovery found.
 pub struct Recovered {
@@ -19,21 +27,27 @@ pub struct Recovered {
     pub snapshot_zxid: i64,
     pub replayed: usize,
     pub truncated_bytes: u64,
+    /// The zxid of the snapshot written when an old-format dataDir was converted.
+    pub converted: Option<i64>,
 }
 
-/// Load the newest good snapshot, replay later log entries, cut a torn tail.
-pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError> {
+/// Convert an old-format dataDir if there is one, load the newest good
+/// snapshot, replay later log records, cut a torn tail, and open a new log
+/// for what comes next (Apache, too, never appends to a log it did not
+/// create in the same run). `prealloc` is the log's zero-tail step.
+pub fn recover(snap_dir: &Path, log_dir: &Path, prealloc: u64) -> Result<Recovered, ServerError> {
     for d in [snap_dir, log_dir] {
         std::fs::create_dir_all(d).map_err(|e| ServerError::io(d, e))?;
     }
+    let converted = legacy::convert(snap_dir, log_dir)?;
     let mut tree = DataTree::new();
-    let mut snapshot_zxid = 0;
+    let mut snapshot_zxid = None;
     for (zxid, path) in list(snap_dir, "snapshot")?.into_iter().rev() {
         let bytes = std::fs::read(&path).map_err(|e| ServerError::io(&path, e))?;
-        match snapshot::decode(&bytes) {
+        match snapshot::decode(&bytes, zxid) {
             Ok(t) => {
                 tree = t;
-                snapshot_zxid = zxid;
+                snapshot_zxid = Some(zxid);
                 break;
             }
             Err(e) => {
@@ -41,20 +55,19 @@ pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError
             }
         }
     }
+    let base = snapshot_zxid.unwrap_or(0);
     let logs = list(log_dir, "log")?;
     let mut replayed = 0;
     let mut truncated_bytes = 0;
-    let mut last: Option<(PathBuf, i64, u64)> = None;
     let mut triggers: Vec<Trigger> = Vec::new();
-    for (i, (first, path)) in logs.iter().enumerate() {
-        // Skip logs wholly covered by the snapshot.
-        if let Some((next_first, _)) = logs.get(i + 1) {
-            if *next_first <= snapshot_zxid + 1 {
-                continue;
-            }
+    for (i, (_, path)) in logs.iter().enumerate() {
+        // Apache's FileTxnLog.getLogFiles: start at the newest log that
+        // begins at or before the snapshot; skip the ones before it.
+        if logs.get(i + 1).is_some_and(|(next_first, _)| *next_first <= base + 1) {
+            continue;
         }
-        let read = read_log(path)?;
         let is_last = i + 1 == logs.len();
+        let read = read_log(path, is_last)?;
         if read.torn {
             if !is_last {
                 return Err(ServerError::Corrupt {
@@ -66,7 +79,7 @@ pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             truncated_bytes = size.saturating_sub(read.good_len);
             tracing::warn!(path = %path.display(), at = read.good_len, bytes = truncated_bytes, "truncating torn log tail");
-            if read.good_len < txnlog::HEADER_LEN {
+            if read.good_len < apache::txnlog::HEADER_LEN as u64 {
                 std::fs::remove_file(path).map_err(|e| ServerError::io(path, e))?;
                 continue;
             }
@@ -81,20 +94,26 @@ pub fn recover(snap_dir: &Path, log_dir: &Path) -> Result<Recovered, ServerError
             let _ = tree.apply(e, &mut triggers);
             replayed += 1;
         }
-        last = Some((path.clone(), *first, read.good_len));
     }
-    let writer = match last {
-        Some((path, first, len)) => LogWriter::reopen(&path, first, len)?,
-        None => LogWriter::create(log_dir, tree.last_zxid() + 1)?,
+    // Apache will not start on logs without a snapshot, and writes
+    // snapshot.0 for a new database: so do we.
+    let snapshot_zxid = match snapshot_zxid {
+        Some(z) => z,
+        None => {
+            let z = tree.last_zxid();
+            write_snapshot(snap_dir, z, &snapshot::encode(&tree))?;
+            z
+        }
     };
-    Ok(Recovered { tree, writer, snapshot_zxid, replayed, truncated_bytes })
+    let writer = LogWriter::create(log_dir, tree.last_zxid() + 1, prealloc)?;
+    Ok(Recovered { tree, writer, snapshot_zxid, replayed, truncated_bytes, converted })
 }
 
 /// Write a snapshot atomically: temp file, fsync, rename, fsync the dir.
 pub fn write_snapshot(dir: &Path, zxid: i64, bytes: &[u8]) -> Result<PathBuf, ServerError> {
     use std::io::Write;
-    let final_path = dir.join(snapshot_name(zxid));
-    let tmp = dir.join(format!(".{}.tmp", snapshot_name(zxid)));
+    let final_path = dir.join(snapshot_file_name(zxid));
+    let tmp = dir.join(format!(".{}.tmp", snapshot_file_name(zxid)));
     let mut f = std::fs::File::create(&tmp).map_err(|e| ServerError::io(&tmp, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| ServerError::io(&tmp, e))?;
     std::fs::rename(&tmp, &final_path).map_err(|e| ServerError::io(&final_path, e))?;
@@ -130,7 +149,8 @@ pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> Result<usize, Se
 
 /// Commands for the writer thread.
 pub enum LogCmd {
-    /// Encoded entries, in zxid order; the last zxid is what becomes durable.
+    /// Framed records (`apache::txnlog::encode_record`), in zxid order;
+    /// the last zxid is what becomes durable.
     Append {
         last_zxid: i64,
         entries: Vec<BytesMut>,
@@ -179,6 +199,7 @@ pub fn spawn_writer(
     snap_dir: PathBuf,
     log_dir: PathBuf,
     force_sync: bool,
+    prealloc: u64,
 ) -> (LogHandle, mpsc::UnboundedReceiver<Result<i64, ServerError>>, std::thread::JoinHandle<()>) {
     let (tx, rx) = std_mpsc::sync_channel::<LogCmd>(1024);
     let (dtx, drx) = mpsc::unbounded_channel();
@@ -245,7 +266,7 @@ pub fn spawn_writer(
                                 // Roll to a new log unless the current one is already empty
                                 // and starts right after the snapshot.
                                 if writer.first_zxid != zxid + 1 {
-                                    writer = LogWriter::create(&log_dir, zxid + 1)?;
+                                    writer = LogWriter::create(&log_dir, zxid + 1, prealloc)?;
                                     file = writer.sync_handle()?;
                                 }
                             }

@@ -215,9 +215,7 @@ impl Core {
     /// Log and apply one txn; fire its watches. Returns the apply result.
     fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
         let entry = TxnEntry { zxid: self.tree.last_zxid() + 1, time: now_ms(), session_id, cxid, txn };
-        let mut buf = BytesMut::with_capacity(64);
-        entry.encode(&mut buf);
-        self.batch.push(buf);
+        self.log_entry(&entry);
         let mut triggers: Vec<Trigger> = Vec::new();
         let applied = self.tree.apply(&entry, &mut triggers);
         self.txns_since_snapshot += 1;
@@ -241,6 +239,25 @@ impl Core {
         }
         self.notify(events);
         applied
+    }
+
+    /// Frame `entry` as an Apache txn log record for the next batch. A
+    /// session's close names its ephemerals, as Apache 3.6+ writes it.
+    fn log_entry(&mut self, entry: &TxnEntry) {
+        use crate::persist::apache::txn::{ApacheTxn, TxnRecord};
+        let mut buf = BytesMut::with_capacity(128);
+        let framed = TxnRecord::from_entry(entry).and_then(|mut rec| {
+            if let ApacheTxn::CloseSession { paths } = &mut rec.txn {
+                let eph = self.tree.ephemerals_of(entry.session_id);
+                *paths = Some(eph.map(|s| s.iter().cloned().collect()).unwrap_or_default());
+            }
+            crate::persist::apache::txnlog::encode_record(&rec, &mut buf)
+        });
+        match framed {
+            Ok(()) => self.batch.push(buf),
+            // Every txn the core prepares has an Apache form.
+            Err(e) => tracing::error!(zxid = entry.zxid, error = %e, "txn cannot be logged in Apache's format"),
+        }
     }
 
     fn flush_batch(&mut self) {

@@ -174,17 +174,19 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
     let t0 = Instant::now();
     let snap_dir = config.data_dir.join("version-2");
     let log_dir = config.data_log_dir.join("version-2");
-    let rec = crate::persist::recover(&snap_dir, &log_dir)?;
+    let rec = crate::persist::recover(&snap_dir, &log_dir, config.pre_alloc_size)?;
     tracing::info!(
         zxid = format_args!("0x{:x}", rec.tree.last_zxid()),
         snapshot = format_args!("0x{:x}", rec.snapshot_zxid),
         replayed = rec.replayed,
         truncated_bytes = rec.truncated_bytes,
+        converted = rec.converted.is_some(),
         nodes = rec.tree.node_count(),
         elapsed_ms = t0.elapsed().as_millis() as u64,
         "data tree recovered"
     );
-    let (log, durable_rx, writer) = crate::persist::spawn_writer(rec.writer, snap_dir, log_dir, config.force_sync);
+    let (log, durable_rx, writer) =
+        crate::persist::spawn_writer(rec.writer, snap_dir, log_dir, config.force_sync, config.pre_alloc_size);
     let ip = config.client_port_address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let addr = SocketAddr::new(ip, config.client_port);
     let listener =

@@ -451,6 +451,10 @@ impl DataTree {
     pub(crate) fn nodes(&self) -> &HashMap<String, Node> {
         &self.nodes
     }
+
+    pub(crate) fn node_mut(&mut self, path: &str) -> Option<&mut Node> {
+        self.nodes.get_mut(path)
+    }
 }
 
 /// `parent` + "/" + `name`, without doubling the root slash.

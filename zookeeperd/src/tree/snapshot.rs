@@ -1,114 +1,168 @@
-//! Snapshot encoding of the whole tree. Layout: magic, format version,
-//! last zxid, nodes (parents first), sessions, then a CRC-32C of all that
-//! precedes it. A snapshot whose CRC fails is ignored at recovery.
+//! The data tree as an Apache ZooKeeper 3.8 snapshot (`persist::apache`):
+//! sessions, the ACL cache (each distinct ACL list once, nodes holding a
+//! reference), the nodes parents first with the root stored as "", two
+//! seals and an empty zxid digest. The snapshot's zxid is in its file name,
+//! not in its bytes, so `decode` takes it.
 
-use super::{DataTree, Node, StatPersisted};
+use super::{DataTree, Node, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 use crate::jute::records::Acl;
-use crate::jute::{write_buffer, write_int, write_long, write_string, DecodeError, Reader};
-use bytes::{BufMut, BytesMut};
+use crate::persist::apache::snapshot::{Snapshot, SnapshotWriter, ZxidDigest, OPEN_UNSAFE_ACL_REF, SNAP_DBID};
+use crate::persist::apache::ApacheError;
+use bytes::BytesMut;
+use std::collections::{BTreeMap, HashMap};
 
-const MAGIC: &[u8; 4] = b"ZKSN";
-const FORMAT: i32 = 1;
-
-pub fn encode(tree: &DataTree) -> BytesMut {
-    let mut w = BytesMut::with_capacity(64 * 1024);
-    w.put_slice(MAGIC);
-    write_int(&mut w, FORMAT);
-    write_long(&mut w, tree.last_zxid());
-    let paths = tree.sorted_paths();
-    write_int(&mut w, paths.len() as i32);
-    for p in paths {
-        let n = &tree.nodes()[p];
-        write_string(&mut w, p);
-        write_buffer(&mut w, n.data.as_deref());
-        write_int(&mut w, n.acl.len() as i32);
-        for a in n.acl.iter() {
-            crate::jute::Encode::encode(a, &mut w);
-        }
-        let s = &n.stat;
-        write_long(&mut w, s.czxid);
-        write_long(&mut w, s.mzxid);
-        write_long(&mut w, s.ctime);
-        write_long(&mut w, s.mtime);
-        write_int(&mut w, s.version);
-        write_int(&mut w, s.cversion);
-        write_int(&mut w, s.aversion);
-        write_long(&mut w, s.ephemeral_owner);
-        write_long(&mut w, s.pzxid);
+/// Apache's path for a node: the root is "".
+fn stored_path(path: &str) -> &str {
+    if path == "/" {
+        ""
+    } else {
+        path
     }
-    write_int(&mut w, tree.sessions().len() as i32);
-    for (id, timeout) in tree.sessions() {
-        write_long(&mut w, *id);
-        write_int(&mut w, *timeout);
-    }
-    let crc = crc32c::crc32c(&w);
-    w.put_u32(crc);
-    w
 }
 
-pub fn decode(buf: &[u8]) -> Result<DataTree, DecodeError> {
-    if buf.len() < 8 || &buf[..4] != MAGIC {
-        return Err(DecodeError::Malformed("not a snapshot"));
-    }
-    let (body, crc) = buf.split_at(buf.len() - 4);
-    let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    if crc32c::crc32c(body) != want {
-        return Err(DecodeError::Malformed("snapshot CRC mismatch"));
-    }
-    let mut r = Reader::new(&body[4..]);
-    if r.read_int()? != FORMAT {
-        return Err(DecodeError::Malformed("unknown snapshot format"));
-    }
-    let mut tree = DataTree::new();
-    tree.clear_for_load();
-    tree.set_last_zxid(r.read_long()?);
-    let count = r.read_int()?;
-    if count < 0 {
-        return Err(DecodeError::Malformed("negative node count"));
-    }
-    let mut pending: Vec<(String, Node)> = Vec::new();
-    for _ in 0..count {
-        let path = r.read_string()?;
-        let data = r.read_buffer()?.map(|d| d.into_boxed_slice());
-        let acl: Vec<Acl> = r.read_vec(12, Acl::decode)?.unwrap_or_default();
-        let stat = StatPersisted {
-            czxid: r.read_long()?,
-            mzxid: r.read_long()?,
-            ctime: r.read_long()?,
-            mtime: r.read_long()?,
-            version: r.read_int()?,
-            cversion: r.read_int()?,
-            aversion: r.read_int()?,
-            ephemeral_owner: r.read_long()?,
-            pzxid: r.read_long()?,
+/// The built-in nodes Apache gives no cache entry (`new DataNode(.., -1L, ..)`).
+fn uses_open_unsafe_ref(path: &str, acl: &[Acl]) -> bool {
+    matches!(path, "/" | ZOOKEEPER_PATH | QUOTA_PATH) && acl == Acl::open_unsafe().as_slice()
+}
+
+/// Encode the tree, without copying node data into an intermediate value.
+pub fn encode(tree: &DataTree) -> BytesMut {
+    let paths = tree.sorted_paths();
+    let nodes = tree.nodes();
+    // ACL lists are interned in the tree, so equal lists mostly share one
+    // allocation; key by contents all the same.
+    let mut refs: HashMap<&[Acl], i64> = HashMap::new();
+    let mut acls: BTreeMap<i64, Vec<Acl>> = BTreeMap::new();
+    let mut node_refs = Vec::with_capacity(paths.len());
+    let mut size = 64;
+    for p in &paths {
+        let n = &nodes[*p];
+        size += p.len() + n.data.as_ref().map_or(0, |d| d.len()) + 80;
+        let r = if uses_open_unsafe_ref(p, &n.acl) {
+            OPEN_UNSAFE_ACL_REF
+        } else {
+            let next = acls.len() as i64 + 1;
+            *refs.entry(&n.acl[..]).or_insert_with(|| {
+                acls.insert(next, n.acl.to_vec());
+                next
+            })
         };
-        let acl = tree.intern_acl(acl);
-        pending.push((path, Node { data, acl, stat, children: Default::default() }));
+        node_refs.push(r);
     }
-    // Children sets are derived, not stored.
-    let mut children: Vec<(String, Box<str>)> = Vec::new();
-    for (p, _) in &pending {
-        if p != "/" {
-            children.push((super::parent_of(p).to_string(), super::name_of(p).into()));
-        }
+    let mut w = SnapshotWriter::new(SNAP_DBID, tree.sessions(), &acls, size + 16 * tree.sessions().len());
+    for (p, r) in paths.iter().zip(node_refs) {
+        let n = &nodes[*p];
+        w.node(stored_path(p), n.data.as_deref(), r, &n.stat);
     }
-    for (p, n) in pending {
-        tree.load_node(p, n);
-    }
-    for (parent, name) in children {
-        match tree.nodes.get_mut(&parent) {
-            Some(n) => {
-                n.children.insert(name);
+    w.finish(Some(ZxidDigest::EMPTY))
+}
+
+/// Decode a snapshot taken at `zxid` into a tree.
+pub fn decode(buf: &[u8], zxid: i64) -> Result<DataTree, ApacheError> {
+    from_snapshot(&Snapshot::decode(buf)?, zxid)
+}
+
+pub fn from_snapshot(snap: &Snapshot, zxid: i64) -> Result<DataTree, ApacheError> {
+    let mut tree = DataTree::new();
+    let builtin: Vec<(&str, Node)> = [ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH]
+        .iter()
+        .filter_map(|p| tree.get(p).map(|n| (*p, Node { children: Default::default(), ..n.clone() })))
+        .collect();
+    tree.clear_for_load();
+    tree.set_last_zxid(zxid);
+    let mut interned: HashMap<i64, std::sync::Arc<[Acl]>> = HashMap::new();
+    for n in &snap.nodes {
+        let path = if n.path.is_empty() { "/".to_string() } else { n.path.clone() };
+        let acl = match interned.get(&n.acl) {
+            Some(a) => a.clone(),
+            None => {
+                let list = snap.acl_of(n.acl).ok_or(ApacheError::Malformed("node names an ACL not in the cache"))?;
+                let a = tree.intern_acl(list);
+                interned.insert(n.acl, a.clone());
+                a
             }
-            None => return Err(DecodeError::Malformed("snapshot node without parent")),
+        };
+        if path != "/" {
+            let parent = super::parent_of(&path);
+            let name: Box<str> = super::name_of(&path).into();
+            match tree.node_mut(parent) {
+                Some(p) => {
+                    p.children.insert(name);
+                }
+                None => return Err(ApacheError::Malformed("node before its parent")),
+            }
+        }
+        let node = Node {
+            data: n.data.as_ref().map(|d| d.clone().into_boxed_slice()),
+            acl,
+            stat: n.stat,
+            children: Default::default(),
+        };
+        tree.load_node(path, node);
+    }
+    if !tree.contains("/") {
+        return Err(ApacheError::Malformed("snapshot without a root"));
+    }
+    // Snapshots from before /zookeeper/config existed lack it.
+    for (path, node) in builtin {
+        if !tree.contains(path) {
+            if let Some(p) = tree.node_mut(super::parent_of(path)) {
+                p.children.insert(super::name_of(path).into());
+                tree.load_node(path.to_string(), node);
+            }
         }
     }
-    let sessions = r.read_int()?;
-    for _ in 0..sessions.max(0) {
-        let id = r.read_long()?;
-        let timeout = r.read_int()?;
-        tree.load_session(id, timeout);
+    for (id, timeout) in &snap.sessions {
+        tree.load_session(*id, *timeout);
     }
     tree.finish_load();
     Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jute::records::{perms, Id};
+    use crate::txn::{Txn, TxnEntry};
+
+    #[test]
+    fn round_trips_a_tree_with_every_kind_of_node() {
+        let mut t = DataTree::new();
+        let mut trig = Vec::new();
+        let mut z = 0;
+        let mut apply = |t: &mut DataTree, session_id: i64, txn: Txn| {
+            z += 1;
+            t.apply(&TxnEntry { zxid: z, time: 1000 + z, session_id, cxid: 1, txn }, &mut trig).expect("apply");
+        };
+        let mine = vec![Acl { perms: perms::READ, id: Id::new("digest", "u:x") }];
+        let create = |path: &str, owner: i64, acl: Vec<Acl>| Txn::Create {
+            path: path.into(),
+            data: Some(path.as_bytes().to_vec()),
+            acl,
+            ephemeral_owner: owner,
+            parent_cversion: 1,
+        };
+        apply(&mut t, 7, Txn::CreateSession { timeout: 5000 });
+        apply(&mut t, 7, create("/a", 0, Acl::open_unsafe()));
+        apply(&mut t, 7, create("/a/e", 7, mine.clone()));
+        apply(&mut t, 7, create("/c", crate::tree::ephemeral::CONTAINER, mine.clone()));
+        apply(&mut t, 7, create("/t", crate::tree::ephemeral::ttl_owner(9000), Acl::read_unsafe()));
+        let bytes = encode(&t);
+        let snap = Snapshot::decode(&bytes).expect("decodes as Apache's");
+        assert_eq!(snap.nodes[0].path, "");
+        assert_eq!(snap.acls.len(), 3, "{:?}", snap.acls);
+        assert_eq!(&snap.encode()[..], &bytes[..]);
+        let back = decode(&bytes, t.last_zxid()).expect("decode");
+        assert_eq!(back.last_zxid(), 5);
+        assert_eq!(back.sessions(), t.sessions());
+        assert_eq!(back.sorted_paths(), t.sorted_paths());
+        for p in t.sorted_paths() {
+            let (a, b) = (t.get(p).expect("a"), back.get(p).expect("b"));
+            assert_eq!((&a.data, &a.acl, a.stat, &a.children), (&b.data, &b.acl, b.stat, &b.children), "{p}");
+        }
+        assert_eq!(back.ephemerals_of(7).map(|s| s.len()), Some(1));
+        assert_eq!(back.containers().len(), 1);
+        assert_eq!(back.ttls().len(), 1);
+        assert_eq!(back.approximate_data_size(), t.approximate_data_size());
+    }
 }

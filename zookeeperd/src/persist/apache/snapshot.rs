@@ -98,33 +98,11 @@ impl Snapshot {
     }
 
     pub fn encode(&self) -> BytesMut {
-        let mut w = BytesMut::with_capacity(4096);
-        FileHeader { magic: SNAP_MAGIC, version: FORMAT_VERSION, dbid: self.dbid }.encode(&mut w);
-        write_int(&mut w, self.sessions.len() as i32);
-        for (id, timeout) in &self.sessions {
-            write_long(&mut w, *id);
-            write_int(&mut w, *timeout);
-        }
-        write_int(&mut w, self.acls.len() as i32);
-        for (reference, list) in &self.acls {
-            write_long(&mut w, *reference);
-            encode_acls(&mut w, list);
-        }
+        let mut w = SnapshotWriter::new(self.dbid, &self.sessions, &self.acls, 4096);
         for n in &self.nodes {
-            write_string(&mut w, &n.path);
-            write_buffer(&mut w, n.data.as_deref());
-            write_long(&mut w, n.acl);
-            encode_stat(&mut w, &n.stat);
+            w.node(&n.path, n.data.as_deref(), n.acl, &n.stat);
         }
-        write_string(&mut w, "/");
-        seal(&mut w);
-        if let Some(d) = self.digest {
-            write_long(&mut w, d.zxid);
-            write_int(&mut w, d.version);
-            write_long(&mut w, d.digest);
-            seal(&mut w);
-        }
-        w
+        w.finish(self.digest)
     }
 
     pub fn decode(buf: &[u8]) -> Result<Snapshot, ApacheError> {
@@ -183,6 +161,52 @@ impl Snapshot {
             return Err(ApacheError::Malformed("trailing bytes after snapshot"));
         }
         Ok(Snapshot { dbid: header.dbid, sessions, acls, nodes, digest })
+    }
+}
+
+/// Writes a snapshot piece by piece, so a caller with its own tree need
+/// not build a `Snapshot` first; `Snapshot::encode` is built on it.
+pub struct SnapshotWriter {
+    w: BytesMut,
+}
+
+impl SnapshotWriter {
+    /// The header, the sessions and the ACL cache.
+    pub fn new(dbid: i64, sessions: &BTreeMap<i64, i32>, acls: &BTreeMap<i64, Vec<Acl>>, capacity: usize) -> Self {
+        let mut w = BytesMut::with_capacity(capacity);
+        FileHeader { magic: SNAP_MAGIC, version: FORMAT_VERSION, dbid }.encode(&mut w);
+        write_int(&mut w, sessions.len() as i32);
+        for (id, timeout) in sessions {
+            write_long(&mut w, *id);
+            write_int(&mut w, *timeout);
+        }
+        write_int(&mut w, acls.len() as i32);
+        for (reference, list) in acls {
+            write_long(&mut w, *reference);
+            encode_acls(&mut w, list);
+        }
+        SnapshotWriter { w }
+    }
+
+    /// One node; parents must come before their children, the root ("") first.
+    pub fn node(&mut self, path: &str, data: Option<&[u8]>, acl: i64, stat: &StatPersisted) {
+        write_string(&mut self.w, path);
+        write_buffer(&mut self.w, data);
+        write_long(&mut self.w, acl);
+        encode_stat(&mut self.w, stat);
+    }
+
+    /// The end marker, the seal, and the digest with its own seal.
+    pub fn finish(mut self, digest: Option<ZxidDigest>) -> BytesMut {
+        write_string(&mut self.w, "/");
+        seal(&mut self.w);
+        if let Some(d) = digest {
+            write_long(&mut self.w, d.zxid);
+            write_int(&mut self.w, d.version);
+            write_long(&mut self.w, d.digest);
+            seal(&mut self.w);
+        }
+        self.w
     }
 }
 
