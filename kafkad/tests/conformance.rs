@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{create_topic, rpc, Kafkad};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -73,4 +74,70 @@ fn offset_commit_for_unknown_topics_and_partitions() {
     // error either.
     let got = commit(k.port, "no-group", 5, "m", None, &[("missing", 0)]);
     assert_eq!(got, codes(&[(("missing", 0), 3)]));
+}
+
+fn create(port: u16, name: &str, configs: &[(&str, Option<&str>)], validate_only: bool) -> (i16, Option<String>) {
+    let mut t = CreatableTopic::default();
+    t.name = TopicName(s(name));
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    for (key, v) in configs {
+        let mut c = CreatableTopicConfig::default();
+        c.name = s(key);
+        c.value = v.map(s);
+        t.configs.push(c);
+    }
+    let mut req = CreateTopicsRequest::default();
+    req.topics.push(t);
+    req.timeout_ms = 10_000;
+    req.validate_only = validate_only;
+    let resp: CreateTopicsResponse = rpc(port, 5, &req);
+    (resp.topics[0].error_code, resp.topics[0].error_message.as_ref().map(|m| m.to_string()))
+}
+
+#[test]
+fn create_topics_refuses_invalid_configs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let k = Kafkad::start(&tmp.path().join("b"), "num.partitions=1");
+    // LogConfig.validate via ConfigDef.parse: ConfigException texts, answered
+    // as INVALID_CONFIG (40) by ZkAdminManager.createTopics.
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        ("retention.ms", Some("abc"), "Invalid value abc for configuration retention.ms: Not a number of type LONG"),
+        (
+            "cleanup.policy",
+            Some("compact,bogus"),
+            "Invalid value bogus for configuration cleanup.policy: String must be one of: compact, delete",
+        ),
+        ("min.insync.replicas", Some("0"), "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1"),
+        ("segment.bytes", Some("x"), "Invalid value x for configuration segment.bytes: Not a number of type INT"),
+        (
+            "unclean.leader.election.enable",
+            Some("maybe"),
+            "Invalid value maybe for configuration unclean.leader.election.enable: Expected value to be either true or false",
+        ),
+        ("no.such.config", Some("1"), "Unknown topic config name: no.such.config"),
+        ("retention.ms", None, "Null value not supported for topic configs: retention.ms"),
+    ];
+    for validate_only in [true, false] {
+        for (i, (key, value, message)) in cases.iter().enumerate() {
+            let name = format!("bad-{i}");
+            let got = create(k.port, &name, &[(key, *value)], validate_only);
+            assert_eq!(got, (40, Some(message.to_string())), "{key}={value:?} validate_only={validate_only}");
+        }
+    }
+    // min.compaction.lag.ms above max.compaction.lag.ms (LogConfig.validateValues).
+    let got = create(
+        k.port,
+        "bad-lag",
+        &[("min.compaction.lag.ms", Some("10")), ("max.compaction.lag.ms", Some("5"))],
+        false,
+    );
+    assert_eq!(
+        got,
+        (40, Some("conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)".into()))
+    );
+    // Nothing was created: the same names are still free.
+    for i in 0..cases.len() {
+        create_topic(k.port, &format!("bad-{i}"), 1, 1, &[("retention.ms", "1000")]);
+    }
 }
