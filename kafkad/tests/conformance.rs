@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use common::{create_topic, rpc, Kafkad};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
@@ -140,4 +142,120 @@ fn create_topics_refuses_invalid_configs() {
     for i in 0..cases.len() {
         create_topic(k.port, &format!("bad-{i}"), 1, 1, &[("retention.ms", "1000")]);
     }
+}
+
+fn join(port: u16, group: &str, member: &str, instance: Option<&str>) -> JoinGroupResponse {
+    let mut p = JoinGroupRequestProtocol::default();
+    p.name = s("range");
+    p.metadata = bytes::Bytes::from_static(&[0, 0, 0, 0, 0, 0]);
+    let mut req = JoinGroupRequest::default();
+    req.group_id = GroupId(s(group));
+    req.session_timeout_ms = 30_000;
+    req.rebalance_timeout_ms = 30_000;
+    req.member_id = s(member);
+    req.group_instance_id = instance.map(s);
+    req.protocol_type = s("consumer");
+    req.protocols.push(p);
+    rpc(port, 5, &req)
+}
+
+/// Join until admitted (a dynamic member first gets MEMBER_ID_REQUIRED).
+fn join_new(port: u16, group: &str, instance: Option<&str>) -> JoinGroupResponse {
+    let first = join(port, group, "", instance);
+    if first.error_code == 79 {
+        let again = join(port, group, first.member_id.as_str(), instance);
+        assert_eq!(again.error_code, 0);
+        again
+    } else {
+        assert_eq!(first.error_code, 0);
+        first
+    }
+}
+
+fn sync(port: u16, group: &str, generation: i32, member: &str, leader_assigns: &[&str]) -> i16 {
+    let mut req = SyncGroupRequest::default();
+    req.group_id = GroupId(s(group));
+    req.generation_id = generation;
+    req.member_id = s(member);
+    for m in leader_assigns {
+        let mut a = SyncGroupRequestAssignment::default();
+        a.member_id = s(m);
+        req.assignments.push(a);
+    }
+    let resp: SyncGroupResponse = rpc(port, 3, &req);
+    resp.error_code
+}
+
+#[test]
+fn offset_commit_checks_generation_member_and_state() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let k = Kafkad::start(&tmp.path().join("b"), "num.partitions=1");
+    let port = k.port;
+    create_topic(port, "gen", 1, 1, &[]);
+    let tp = [("gen", 0)];
+    let ok = codes(&[(("gen", 0), 0)]);
+    let err = |c: i16| codes(&[(("gen", 0), c)]);
+
+    // No such group: a standalone commit (generation -1) is fine, a
+    // generation from a group that no longer exists is ILLEGAL_GENERATION.
+    assert_eq!(commit(port, "ghost", -1, "", None, &tp), ok);
+    assert_eq!(commit(port, "ghost2", 3, "old-member", None, &tp), err(22));
+
+    // One member A, generation 1, not yet synced: CompletingRebalance.
+    let a = join_new(port, "g", None);
+    let (a_id, gen1) = (a.member_id.to_string(), a.generation_id);
+    assert_eq!(commit(port, "g", gen1, &a_id, None, &tp), err(27));
+    assert_eq!(sync(port, "g", gen1, &a_id, &[&a_id]), 0);
+    // Stable.
+    assert_eq!(commit(port, "g", gen1, &a_id, None, &tp), ok);
+    assert_eq!(commit(port, "g", gen1 + 1, &a_id, None, &tp), err(22));
+    assert_eq!(commit(port, "g", gen1, "stranger", None, &tp), err(25));
+    // Not empty: only members commit.
+    assert_eq!(commit(port, "g", -1, "", None, &tp), err(25));
+    // A dynamic member naming an instance id the group does not know.
+    assert_eq!(commit(port, "g", gen1, &a_id, Some("no-such-instance"), &tp), err(25));
+
+    // B joins: PreparingRebalance until A rejoins. A may still commit with
+    // its generation (it learns of the rebalance from its heartbeat).
+    let b = std::thread::spawn(move || join_new(port, "g", None));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut hb = HeartbeatRequest::default();
+        hb.group_id = GroupId(s("g"));
+        hb.generation_id = gen1;
+        hb.member_id = s(&a_id);
+        let r: HeartbeatResponse = rpc(port, 3, &hb);
+        if r.error_code == 27 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no rebalance started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(commit(port, "g", gen1, &a_id, None, &tp), ok);
+    let a2 = join(port, "g", &a_id, None);
+    let b = b.join().expect("b joined");
+    let gen2 = a2.generation_id;
+    assert_eq!((a2.error_code, b.generation_id), (0, gen2));
+    assert!(gen2 > gen1);
+    // CompletingRebalance: the new generation waits, the old one is stale.
+    assert_eq!(commit(port, "g", gen2, &a_id, None, &tp), err(27));
+    assert_eq!(commit(port, "g", gen1, &a_id, None, &tp), err(22));
+    let leader = a2.leader.to_string();
+    let follower = if leader == a_id { b.member_id.to_string() } else { a_id.clone() };
+    let f = std::thread::spawn({
+        let follower = follower.clone();
+        move || sync(port, "g", gen2, &follower, &[])
+    });
+    assert_eq!(sync(port, "g", gen2, &leader, &[&a_id, b.member_id.as_str()]), 0);
+    assert_eq!(f.join().expect("sync"), 0);
+    assert_eq!(commit(port, "g", gen1, &a_id, None, &tp), err(22));
+    assert_eq!(commit(port, "g", gen2, &a_id, None, &tp), ok);
+
+    // A static member: its instance id fences any other member id.
+    let st = join_new(port, "sg", Some("inst-1"));
+    let st_id = st.member_id.to_string();
+    assert_eq!(sync(port, "sg", st.generation_id, &st_id, &[&st_id]), 0);
+    assert_eq!(commit(port, "sg", st.generation_id, &st_id, Some("inst-1"), &tp), ok);
+    assert_eq!(commit(port, "sg", st.generation_id, "zombie", Some("inst-1"), &tp), err(82));
+    assert_eq!(commit(port, "sg", st.generation_id, &st_id, Some("inst-2"), &tp), err(25));
 }

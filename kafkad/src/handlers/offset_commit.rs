@@ -70,7 +70,8 @@ pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> HandlerRe
     }
     // Kafka does not consult the coordinator when nothing is left to commit.
     if !entries.is_empty() {
-        let check = groups.check_commit(&group, req.generation_id_or_member_epoch, &req.member_id);
+        let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
+        let check = groups.check_commit(&group, req.generation_id_or_member_epoch, &req.member_id, instance.as_deref());
         let code = match check {
             Err(e) => e.code(),
             Ok(()) => match ctx.broker.commit_offsets(&group, entries).await {
