@@ -366,20 +366,54 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
         _ => None,
     };
     match (&def.check, num) {
-        (Check::AtLeast(min), Some(n)) if n < *min => bad(&format!("Value must be at least {min}")),
+        // ConfigDef.Range reports the parsed number, not the raw text.
+        (Check::AtLeast(min), Some(n)) if n < *min => {
+            let shown = if def.ty == Type::Double { n.to_string() } else { (n as i64).to_string() };
+            Err(format!("Invalid value {shown} for configuration {name}: Value must be at least {min}"))
+        }
         (Check::OneOf(words), _) => {
             let items: Vec<&str> = if def.ty == Type::List {
                 v.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
             } else {
                 vec![v]
             };
+            // ValidList names the first offending item, not the whole list.
             match items.iter().find(|i| !words.contains(i)) {
-                Some(_) => bad(&format!("String must be one of: {}", words.join(", "))),
+                Some(item) => Err(format!(
+                    "Invalid value {item} for configuration {name}: String must be one of: {}",
+                    words.join(", ")
+                )),
                 None => Ok(()),
             }
         }
         _ => Ok(()),
     }
+}
+
+/// Kafka's LogConfig.validate for a new topic's overrides: every name
+/// known (validateNames), every value parsed and in range, then the
+/// cross-field rule of validateValues (min.compaction.lag.ms at most
+/// max.compaction.lag.ms, with defaults for what is unset). The text is
+/// what Kafka returns with INVALID_CONFIG.
+pub fn validate_new_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), String> {
+    if let Some(unknown) = configs.keys().find(|k| topic_def(k).is_none()) {
+        return Err(format!("Unknown topic config name: {unknown}"));
+    }
+    for (k, v) in configs {
+        validate_topic_config(k, v)?;
+    }
+    let lag = |key: &str| {
+        let v = configs.get(key).map(String::as_str).or_else(|| topic_def(key).map(|d| d.default));
+        v.and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    if let (Some(min), Some(max)) = (lag("min.compaction.lag.ms"), lag("max.compaction.lag.ms")) {
+        if min > max {
+            return Err(format!(
+                "conflict topic config setting min.compaction.lag.ms ({min}) > max.compaction.lag.ms ({max})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

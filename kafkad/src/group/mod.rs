@@ -438,37 +438,72 @@ impl GroupCoordinator {
         }
     }
 
-    /// Whether an offset commit from this member/generation is accepted.
-    /// As Kafka's GroupCoordinator: accepted while Stable or
-    /// PreparingRebalance (consumers commit from onPartitionsRevoked and
+    /// Whether an offset commit from this member/generation is accepted,
+    /// as Kafka 3.9's GroupCoordinator.handleCommitOffsets /
+    /// validateOffsetCommit decide: a generation below 0 commits freely
+    /// into an Empty or absent group (admin or assign() consumers); a
+    /// generation from a group that no longer exists is stale
+    /// (ILLEGAL_GENERATION); otherwise the member (and its static instance
+    /// id) must be current and the generation equal. Accepted while Stable
+    /// or PreparingRebalance (consumers commit from onPartitionsRevoked and
     /// learn of the rebalance from their heartbeat), REBALANCE_IN_PROGRESS
     /// while CompletingRebalance. An accepted commit counts as a heartbeat.
-    pub fn check_commit(&self, group: &str, generation: i32, member_id: &str) -> Result<(), ResponseError> {
+    pub fn check_commit(
+        &self,
+        group: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(), ResponseError> {
         let Ok(mut groups) = self.groups.lock() else { return Err(ResponseError::UnknownServerError) };
-        match groups.get_mut(group) {
-            // Standalone consumers (assign(), no generation) commit freely.
-            None => Ok(()),
-            Some(g) if generation < 0 && member_id.is_empty() => {
-                if g.state == GroupState::Empty {
-                    Ok(())
-                } else {
-                    Err(ResponseError::UnknownMemberId)
+        let Some(g) = groups.get_mut(group) else { return self.check_commit_stored(group, generation) };
+        if generation < 0 && g.state == GroupState::Empty {
+            return Ok(());
+        }
+        if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+            if let Some(instance) = instance_id {
+                match g.members.values().find(|m| m.instance_id.as_deref() == Some(instance)) {
+                    Some(m) if m.id != member_id => return Err(ResponseError::FencedInstanceId),
+                    Some(_) => {}
+                    None => return Err(ResponseError::UnknownMemberId),
                 }
             }
-            Some(g) => {
-                if !g.members.contains_key(member_id) {
-                    Err(ResponseError::UnknownMemberId)
-                } else if generation != g.generation {
-                    Err(ResponseError::IllegalGeneration)
-                } else if g.state == GroupState::CompletingRebalance {
-                    Err(ResponseError::RebalanceInProgress)
-                } else {
-                    if let Some(m) = g.members.get_mut(member_id) {
-                        m.last_heartbeat = Instant::now();
-                    }
-                    Ok(())
-                }
+            if !g.members.contains_key(member_id) {
+                return Err(ResponseError::UnknownMemberId);
             }
+            if generation != g.generation {
+                return Err(ResponseError::IllegalGeneration);
+            }
+        } else if g.state != GroupState::Empty {
+            // A non-empty group takes commits from its members only.
+            return Err(ResponseError::UnknownMemberId);
+        }
+        match g.state {
+            GroupState::CompletingRebalance => Err(ResponseError::RebalanceInProgress),
+            _ => {
+                if let Some(m) = g.members.get_mut(member_id) {
+                    m.last_heartbeat = Instant::now();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A group with no live state here. Kafka would have loaded it from
+    /// __consumer_offsets with its members; this coordinator keeps only the
+    /// stored generation and member count, so a stored group with members
+    /// accepts its stored generation (the members Kafka would know), and
+    /// one without members is Empty (only generation < 0 commits).
+    fn check_commit_stored(&self, group: &str, generation: i32) -> Result<(), ResponseError> {
+        match self.offsets.stored_group(group) {
+            None if generation < 0 => Ok(()),
+            None => Err(ResponseError::IllegalGeneration),
+            // Kafka would refuse this while the loaded members live; they
+            // are not known here and never expire, so it is let through.
+            Some(_) if generation < 0 => Ok(()),
+            Some(sg) if sg.members == 0 => Err(ResponseError::UnknownMemberId),
+            Some(sg) if sg.generation == generation => Ok(()),
+            Some(_) => Err(ResponseError::IllegalGeneration),
         }
     }
 }

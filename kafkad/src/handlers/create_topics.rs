@@ -40,34 +40,24 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> HandlerRe
             Err((ResponseError::InvalidTopicException, format!("invalid topic name: {reason}")))
         } else if broker.metadata().topics.contains_key(&name) {
             Err((ResponseError::TopicAlreadyExists, format!("Topic '{name}' already exists.")))
+        } else if let Some(nulls) = null_configs(t) {
+            Err((ResponseError::InvalidConfig, format!("Null value not supported for topic configs: {nulls}")))
         } else if !t.assignments.is_empty() {
-            match manual_assignment(broker, t) {
+            // Kafka checks the assignment, then the configs, then creates.
+            match manual_assignment(broker, t).and_then(|a| check_configs(&config).map(|_| a)) {
                 Err(e) => Err(e),
                 Ok(_) if req.validate_only => Ok(None),
                 Ok(a) => broker.create_topic_with(&name, &a, &config).await.map(Some).map_err(|e| (e, String::new())),
             }
+        } else if let Err(e) = check_counts(partitions, rf, broker.metadata().brokers.len()) {
+            Err(e)
+        } else if let Err(e) = check_configs(&config) {
+            Err(e)
         } else if req.validate_only {
-            let live = broker.metadata().brokers.len();
-            if partitions < 1 {
-                Err((ResponseError::InvalidPartitions, "number of partitions must be at least 1".into()))
-            } else if rf < 1 || rf as usize > live {
-                Err((
-                    ResponseError::InvalidReplicationFactor,
-                    format!("replication factor {rf} larger than available brokers {live}"),
-                ))
-            } else {
-                Ok(None)
-            }
+            Ok(None)
         } else {
             match broker.create_topic(&name, partitions, rf, &config).await {
                 Ok(id) => Ok(Some(id)),
-                Err(ResponseError::InvalidReplicationFactor) => Err((
-                    ResponseError::InvalidReplicationFactor,
-                    format!(
-                        "Replication factor: {rf} larger than available brokers: {}.",
-                        broker.metadata().brokers.len()
-                    ),
-                )),
                 Err(e) => Err((e, String::new())),
             }
         };
@@ -114,6 +104,35 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> HandlerRe
         }
     }
     Ok(Some(ResponseKind::CreateTopics(resp)))
+}
+
+/// Names of configs sent without a value, comma separated (Kafka refuses
+/// them before anything else is checked).
+fn null_configs(t: &kafka_protocol::messages::create_topics_request::CreatableTopic) -> Option<String> {
+    let nulls: Vec<String> = t.configs.iter().filter(|c| c.value.is_none()).map(|c| c.name.to_string()).collect();
+    (!nulls.is_empty()).then(|| nulls.join(","))
+}
+
+/// AdminUtils.assignReplicasToBrokers' checks, with its texts.
+fn check_counts(partitions: i32, rf: i16, live: usize) -> Result<(), (ResponseError, String)> {
+    if partitions < 1 {
+        Err((ResponseError::InvalidPartitions, "Number of partitions must be larger than 0.".into()))
+    } else if rf < 1 {
+        Err((ResponseError::InvalidReplicationFactor, "Replication factor must be larger than 0.".into()))
+    } else if rf as usize > live {
+        Err((
+            ResponseError::InvalidReplicationFactor,
+            format!("Replication factor: {rf} larger than available brokers: {live}."),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// LogConfig.validate: a bad value is INVALID_CONFIG and nothing is created
+/// (also with validate_only, which kafka-topics.sh relies on).
+fn check_configs(config: &BTreeMap<String, String>) -> Result<(), (ResponseError, String)> {
+    crate::configs::validate_new_topic_configs(config).map_err(|m| (ResponseError::InvalidConfig, m))
 }
 
 /// Kafka's checks on a manual assignment (ZkAdminManager.createTopics and
