@@ -259,3 +259,48 @@ fn offset_commit_checks_generation_member_and_state() {
     assert_eq!(commit(port, "sg", st.generation_id, "zombie", Some("inst-1"), &tp), err(82));
     assert_eq!(commit(port, "sg", st.generation_id, &st_id, Some("inst-2"), &tp), err(25));
 }
+
+/// A topic with message.timestamp.type=LogAppendTime: the broker stamps each
+/// batch with its own time, answers it as log_append_time_ms, and consumers
+/// (kcat, i.e. librdkafka) see that time instead of the producer's. A
+/// CreateTime topic keeps the producer's time and answers -1.
+#[test]
+fn log_append_time_topics_take_the_brokers_time() {
+    use kafka_protocol::records::{Compression, Record, TimestampType};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let k = Kafkad::start(tmp.path(), "");
+    create_topic(k.port, "appended", 1, 1, &[("message.timestamp.type", "LogAppendTime")]);
+    create_topic(k.port, "created", 1, 1, &[]);
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1_000, // 1970: far from the broker's clock
+        key: None,
+        value: Some(bytes::Bytes::from_static(b"v")),
+        headers: Default::default(),
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let appended = common::produce_records(k.port, "appended", &[record.clone()], Compression::None, 1, 8);
+    assert_eq!(appended.error_code, 0);
+    assert!(
+        (now - 60_000..now + 60_000).contains(&appended.log_append_time_ms),
+        "log_append_time_ms {} is not the broker's time",
+        appended.log_append_time_ms
+    );
+    let created = common::produce_records(k.port, "created", &[record], Compression::None, 1, 8);
+    assert_eq!((created.error_code, created.log_append_time_ms), (0, -1));
+
+    let ts = |topic: &str| {
+        let out = common::kcat(&["-b", &k.bootstrap(), "-C", "-t", topic, "-o", "beginning", "-e", "-f", "%T\n"], None);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(ts("appended"), appended.log_append_time_ms.to_string());
+    assert_eq!(ts("created"), "1000");
+}

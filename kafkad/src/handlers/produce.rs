@@ -41,6 +41,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> HandlerResult 
             match r {
                 Ok(info) => {
                     pr.base_offset = info.first_offset;
+                    pr.log_append_time_ms = info.log_append_time;
                     if ctx.api_version >= 5 {
                         pr.log_start_offset = info.log_start_offset;
                     }

@@ -190,6 +190,21 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
     batch[12..16].copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// The attributes bit that says the batch carries LogAppendTime.
+const TIMESTAMP_TYPE_BIT: u8 = 0x08;
+
+/// Stamp a batch with the broker's append time, as Kafka's
+/// DefaultRecordBatch.setMaxTimestamp(LOG_APPEND_TIME, now): the
+/// timestamp-type bit in the attributes, maxTimestamp = `now_ms`, and the
+/// CRC-32C (over attributes to the end) recomputed. Record timestamps stay
+/// as sent; readers take the batch's for every record of such a batch.
+pub fn set_log_append_time(batch: &mut [u8], now_ms: i64) {
+    batch[22] |= TIMESTAMP_TYPE_BIT;
+    batch[35..43].copy_from_slice(&now_ms.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -230,6 +245,24 @@ pub(crate) mod tests {
         assert_eq!(h.base_offset, 42);
         assert_eq!(h.last_offset(), 44);
         assert_eq!(h.partition_leader_epoch, 7);
+    }
+
+    #[test]
+    fn log_append_time_sets_the_bit_the_max_timestamp_and_a_valid_crc() {
+        use kafka_protocol::records::RecordBatchDecoder;
+        for compression in [Compression::None, Compression::Lz4] {
+            let mut b = sample_batch(3, compression);
+            set_log_append_time(&mut b, 1_700_000_000_123);
+            let h = validate(&b).expect("the CRC still checks");
+            assert_eq!(h.max_timestamp, 1_700_000_000_123);
+            // kafka-protocol's decoder sees LogAppendTime on every record.
+            // (It keeps the records' own timestamps; Kafka's clients and
+            // librdkafka take maxTimestamp, which tests/conformance.rs
+            // checks with kcat.)
+            let mut buf = Bytes::from(b);
+            let set = RecordBatchDecoder::decode(&mut buf).expect("decodes");
+            assert!(set.records.iter().all(|r| r.timestamp_type == TimestampType::LogAppend), "{compression:?}");
+        }
     }
 
     #[test]

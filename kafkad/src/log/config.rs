@@ -31,6 +31,9 @@ pub struct LogConfig {
     pub delete_retention_ms: i64,
     /// segment.index.bytes: the cleaner's cap on a merged segment's indexes.
     pub max_index_bytes: u64,
+    /// message.timestamp.type=LogAppendTime: batches are stamped with the
+    /// broker's time on append.
+    pub log_append_time: bool,
 }
 
 impl Default for LogConfig {
@@ -51,6 +54,7 @@ impl Default for LogConfig {
             max_compaction_lag_ms: i64::MAX,
             delete_retention_ms: 86_400_000,
             max_index_bytes: 10_485_760,
+            log_append_time: false,
         }
     }
 }
@@ -75,6 +79,10 @@ impl LogConfig {
             delete_enabled: c.get("cleanup.policy").map(|p| has_policy(p, "delete")).unwrap_or(fallback.delete_enabled),
             flush_messages: num("flush.messages").map(|v| v.max(1)).unwrap_or(fallback.flush_messages),
             flush_ms: num("flush.ms").map(|v| v.max(0)).unwrap_or(fallback.flush_ms),
+            log_append_time: c
+                .get("message.timestamp.type")
+                .map(|v| v.trim() == "LogAppendTime")
+                .unwrap_or(fallback.log_append_time),
             ..fallback.clone()
         };
         out.apply_cleaner_keys(c);

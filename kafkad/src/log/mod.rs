@@ -153,14 +153,16 @@ impl Log {
     }
 
     /// Append validated batches, assigning offsets from the LEO and stamping
-    /// the leader epoch in place. Returns (first offset, last offset).
+    /// the leader epoch in place (and, for LogAppendTime topics, the append
+    /// time). Returns (first offset, last offset, the log append time or -1).
     pub fn append_as_leader(
         &mut self,
         batches: &mut [u8],
         ranges: &[std::ops::Range<usize>],
         leader_epoch: i32,
-    ) -> Result<(i64, i64), StorageError> {
+    ) -> Result<(i64, i64, i64), StorageError> {
         let first = self.log_end_offset();
+        let append_time = if self.config.log_append_time { crate::now_ms() } else { -1 };
         if self.epochs.assign(leader_epoch, first) {
             self.epochs.save(&self.dir)?;
         }
@@ -169,6 +171,9 @@ impl Log {
             let b = &mut batches[r.clone()];
             batch::set_base_offset(b, next);
             batch::set_partition_leader_epoch(b, leader_epoch);
+            if append_time >= 0 {
+                batch::set_log_append_time(b, append_time);
+            }
             let h = BatchHeader::parse(b)
                 .map_err(|e| StorageError::Corrupt { path: self.dir.clone(), reason: e.to_string() })?;
             self.maybe_roll(b.len() as u64, h.max_timestamp)?;
@@ -185,7 +190,7 @@ impl Log {
         if self.log_end_offset() - self.recovery_point >= self.config.flush_messages {
             self.flush()?;
         }
-        Ok((first, next - 1))
+        Ok((first, next - 1, append_time))
     }
 
     fn maybe_roll(&mut self, incoming: u64, batch_max_ts: i64) -> Result<(), StorageError> {
@@ -522,7 +527,8 @@ mod tests {
     fn append(log: &mut Log, n: usize) -> (i64, i64) {
         let mut b = batch::tests::sample_batch(n, Compression::None);
         let ranges = batch::split(&b).expect("split");
-        log.append_as_leader(&mut b, &ranges, 0).expect("append")
+        let (first, last, _) = log.append_as_leader(&mut b, &ranges, 0).expect("append");
+        (first, last)
     }
 
     #[test]

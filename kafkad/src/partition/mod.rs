@@ -79,6 +79,8 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
     /// The leader epoch the batches were written under.
     pub leader_epoch: i32,
+    /// The time LogAppendTime batches were stamped with; -1 for CreateTime.
+    pub log_append_time: i64,
 }
 
 fn err<T>(e: ResponseError) -> Result<T, ResponseError> {
@@ -277,12 +279,13 @@ impl Partition {
                     last_offset,
                     log_start_offset: log.log_start_offset,
                     leader_epoch: epoch,
+                    log_append_time: -1,
                 });
             }
             Check::Append => {}
         }
         let mut buf = records.to_vec();
-        let (first, last) = match log.append_as_leader(&mut buf, ranges, epoch.max(0)) {
+        let (first, last, log_append_time) = match log.append_as_leader(&mut buf, ranges, epoch.max(0)) {
             Ok(x) => x,
             Err(e) => {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
@@ -292,7 +295,13 @@ impl Partition {
         let log_start_offset = log.log_start_offset;
         drop(log);
         self.maybe_increment_hw();
-        Ok(AppendInfo { first_offset: first, last_offset: last, log_start_offset, leader_epoch: epoch })
+        Ok(AppendInfo {
+            first_offset: first,
+            last_offset: last,
+            log_start_offset,
+            leader_epoch: epoch,
+            log_append_time,
+        })
     }
 
     /// acks=all: wait until the HW covers `last_offset`. If leadership
