@@ -287,7 +287,7 @@ fn log_append_time_topics_take_the_brokers_time() {
         headers: Default::default(),
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
-    let appended = common::produce_records(k.port, "appended", &[record.clone()], Compression::None, 1, 8);
+    let appended = common::produce_records(k.port, "appended", std::slice::from_ref(&record), Compression::None, 1, 8);
     assert_eq!(appended.error_code, 0);
     assert!(
         (now - 60_000..now + 60_000).contains(&appended.log_append_time_ms),
