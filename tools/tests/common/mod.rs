@@ -179,6 +179,21 @@ impl Home {
         for i in 0..self.kafka_ports.len() {
             self.wait_broker(i);
         }
+        // Each broker learns of the others through ZooKeeper a moment after
+        // it serves; a tutorial step that names a broker (a replica
+        // assignment) must find it in the first broker's metadata.
+        let n = self.kafka_ports.len();
+        if n > 1 {
+            let port = self.kafka_ports[0];
+            wait_for(&format!("all {n} brokers in broker 0's metadata"), Duration::from_secs(60), || {
+                let out = self.run(
+                    &format!("bin/kafka-broker-api-versions.sh --bootstrap-server 127.0.0.1:{port}"),
+                    "",
+                    Duration::from_secs(20),
+                );
+                (String::from_utf8_lossy(&out.stdout).matches("(id: ").count() == n).then_some(())
+            });
+        }
     }
 
     /// Wait until broker `i` answers metadata through kafka-topics.
