@@ -214,8 +214,16 @@ impl Core {
 
     /// Log and apply one txn; fire its watches. Returns the apply result.
     fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
-        let entry = TxnEntry { zxid: self.tree.last_zxid() + 1, time: now_ms(), session_id, cxid, txn };
-        self.log_entry(&entry);
+        let mut entry = TxnEntry { zxid: self.tree.last_zxid() + 1, time: now_ms(), session_id, cxid, txn };
+        if let Err(e) = self.log_entry(&entry) {
+            // Never apply what the log cannot hold: the write fails instead
+            // (an error txn still takes its zxid, as every failed write).
+            tracing::error!(zxid = entry.zxid, error = %e, "txn has no form in Apache's log; refused");
+            entry.txn = Txn::Error(ZkError::SystemError.code());
+            if let Err(e) = self.log_entry(&entry) {
+                tracing::error!(zxid = entry.zxid, error = %e, "error txn cannot be logged");
+            }
+        }
         let mut triggers: Vec<Trigger> = Vec::new();
         let applied = self.tree.apply(&entry, &mut triggers);
         self.txns_since_snapshot += 1;
@@ -243,7 +251,7 @@ impl Core {
 
     /// Frame `entry` as an Apache txn log record for the next batch. A
     /// session's close names its ephemerals, as Apache 3.6+ writes it.
-    fn log_entry(&mut self, entry: &TxnEntry) {
+    fn log_entry(&mut self, entry: &TxnEntry) -> Result<(), crate::persist::apache::ApacheError> {
         use crate::persist::apache::txn::{ApacheTxn, TxnRecord};
         let mut buf = BytesMut::with_capacity(128);
         let framed = TxnRecord::from_entry(entry).and_then(|mut rec| {
@@ -253,11 +261,9 @@ impl Core {
             }
             crate::persist::apache::txnlog::encode_record(&rec, &mut buf)
         });
-        match framed {
-            Ok(()) => self.batch.push(buf),
-            // Every txn the core prepares has an Apache form.
-            Err(e) => tracing::error!(zxid = entry.zxid, error = %e, "txn cannot be logged in Apache's format"),
-        }
+        framed?;
+        self.batch.push(buf);
+        Ok(())
     }
 
     fn flush_batch(&mut self) {
