@@ -1,13 +1,12 @@
-//! zookeeperd's txn log format before it took Apache's (kept only to
-//! convert old dataDirs, and to write them in tests). Files: `log.<first zxid, 16 hex digits>`, a header then
-//! records `[u32 length][u32 crc32c][TxnEntry]`. A record that is short or
-//! fails its CRC ends the log; in the newest file that is a torn tail from
-//! a crash and is truncated away.
+//! zookeeperd's txn log format before it took Apache's, kept only to
+//! convert old dataDirs (and to make them in tests). Files: `log.<first
+//! zxid, 16 hex digits>`, a header, then records `[u32 length][u32
+//! crc32c][TxnEntry]`; a record that is short or fails its CRC ends the log.
 
 use crate::error::ServerError;
 use crate::txn::TxnEntry;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"ZKLG";
@@ -97,78 +96,18 @@ pub fn read_log(path: &Path) -> Result<ReadLog, ServerError> {
     Ok(ReadLog { entries, good_len: pos as u64, torn: true })
 }
 
-/// Cut a torn tail off so appends continue from the last good record.
-pub fn truncate(path: &Path, len: u64) -> Result<(), ServerError> {
-    let f = OpenOptions::new().write(true).open(path).map_err(|e| ServerError::io(path, e))?;
-    f.set_len(len).map_err(|e| ServerError::io(path, e))?;
-    f.sync_all().map_err(|e| ServerError::io(path, e))
-}
-
-/// An open log being appended to.
-pub struct LogWriter {
-    path: PathBuf,
-    out: BufWriter<File>,
-    pub first_zxid: i64,
-    pub bytes: u64,
-}
-
-impl LogWriter {
-    /// Create a new log whose first entry will be `first_zxid`.
-    pub fn create(dir: &Path, first_zxid: i64) -> Result<LogWriter, ServerError> {
-        let path = dir.join(log_name(first_zxid));
-        let mut f = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|e| ServerError::io(&path, e))?;
-        let mut hdr = [0u8; 8];
-        hdr[..4].copy_from_slice(MAGIC);
-        hdr[4..].copy_from_slice(&FORMAT.to_be_bytes());
-        f.write_all(&hdr).map_err(|e| ServerError::io(&path, e))?;
-        f.sync_all().map_err(|e| ServerError::io(&path, e))?;
-        sync_dir(dir)?;
-        Ok(LogWriter { path, out: BufWriter::with_capacity(256 * 1024, f), first_zxid, bytes: HEADER_LEN })
+/// A whole log file in the old format, for tests that make old dataDirs
+/// (zookeeperd no longer writes this format).
+pub fn encode_log(entries: &[TxnEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * entries.len() + HEADER_LEN as usize);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT.to_be_bytes());
+    for e in entries {
+        let mut buf = bytes::BytesMut::new();
+        e.encode(&mut buf);
+        out.extend_from_slice(&(buf.len() as u32).to_be_bytes());
+        out.extend_from_slice(&crc32c::crc32c(&buf).to_be_bytes());
+        out.extend_from_slice(&buf);
     }
-
-    /// Reopen an existing log at `len` for appending.
-    pub fn reopen(path: &Path, first_zxid: i64, len: u64) -> Result<LogWriter, ServerError> {
-        let mut f = OpenOptions::new().write(true).open(path).map_err(|e| ServerError::io(path, e))?;
-        f.seek(SeekFrom::Start(len)).map_err(|e| ServerError::io(path, e))?;
-        Ok(LogWriter { path: path.to_path_buf(), out: BufWriter::with_capacity(256 * 1024, f), first_zxid, bytes: len })
-    }
-
-    /// Append one encoded `TxnEntry`.
-    pub fn append(&mut self, entry: &[u8]) -> Result<(), ServerError> {
-        let mut hdr = [0u8; 8];
-        hdr[..4].copy_from_slice(&(entry.len() as u32).to_be_bytes());
-        hdr[4..].copy_from_slice(&crc32c::crc32c(entry).to_be_bytes());
-        self.out.write_all(&hdr).and_then(|_| self.out.write_all(entry)).map_err(|e| ServerError::io(&self.path, e))?;
-        self.bytes += 8 + entry.len() as u64;
-        Ok(())
-    }
-
-    /// Hand buffered entries to the OS (no fsync).
-    pub fn flush(&mut self) -> Result<(), ServerError> {
-        self.out.flush().map_err(|e| ServerError::io(&self.path, e))
-    }
-
-    /// A second handle on the same open file, for syncing from another
-    /// thread while this one keeps appending.
-    pub fn sync_handle(&self) -> Result<std::sync::Arc<File>, ServerError> {
-        self.out.get_ref().try_clone().map(std::sync::Arc::new).map_err(|e| ServerError::io(&self.path, e))
-    }
-
-    /// Flush and fsync: after this every appended entry is durable.
-    pub fn sync(&mut self, force: bool) -> Result<(), ServerError> {
-        self.out.flush().map_err(|e| ServerError::io(&self.path, e))?;
-        if force {
-            self.out.get_ref().sync_data().map_err(|e| ServerError::io(&self.path, e))?;
-        }
-        Ok(())
-    }
-}
-
-pub fn sync_dir(dir: &Path) -> Result<(), ServerError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| ServerError::io(dir, e))
+    out
 }
