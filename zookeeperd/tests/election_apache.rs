@@ -6,100 +6,22 @@
 //! and Apache must accept everything we send (connections, initial
 //! messages, notifications and their config bytes).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::ensemble::{logs, Ensemble, QuorumPeer};
 use zookeeperd::quorum::peer::{self, ElectionSetup};
 use zookeeperd::quorum::ServerState;
 use zookeeperd::ZkConfig;
 
-const CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-fn srvr(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    s.write_all(b"srvr").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-struct Apache {
-    child: Child,
-    dir: PathBuf,
-    client_port: u16,
-}
-
-impl Drop for Apache {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Apache {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("zookeeper.log")).unwrap_or_default()
-    }
-
-    fn mode(&self) -> Option<String> {
-        let out = srvr(self.client_port)?;
-        out.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::to_string)
-    }
-}
-
-/// One zoo.cfg for a server of the ensemble: the seeds' settings, the
-/// three `server.N=host:quorum:election;client` lines, and its myid.
-fn write_server(dir: &Path, sid: u64, servers: &str, client_port: u16) -> PathBuf {
-    std::fs::create_dir_all(dir.join("data")).expect("data dir");
-    std::fs::write(dir.join("data/myid"), format!("{sid}\n")).expect("myid");
-    let cfg = dir.join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client_port}\n\
-             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{servers}",
-            dir.join("data").display()
-        ),
-    )
-    .expect("zoo.cfg");
-    cfg
-}
-
-fn start_apache(cfg: &Path, dir: &Path, client_port: u16) -> Apache {
-    let log = std::fs::File::create(dir.join("zookeeper.log")).expect("log");
-    let child = Command::new("java")
-        .args(["-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
-        .arg(cfg)
-        .stdout(Stdio::from(log.try_clone().expect("clone")))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("java and Debian's zookeeper are installed");
-    Apache { child, dir: dir.to_path_buf(), client_port }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zookeeperd_and_apache_servers_elect_one_leader() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
-    let servers: String = ports
-        .iter()
-        .enumerate()
-        .map(|(i, (q, e, c))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
-        .collect();
-    let cfgs: Vec<PathBuf> = (0..3)
-        .map(|i| write_server(&tmp.path().join(format!("s{}", i + 1)), i as u64 + 1, &servers, ports[i].2))
-        .collect();
+    let ensemble = Ensemble::configure(tmp.path());
 
     // zookeeperd's server 1 starts alone: no quorum, so no decision.
-    let ours = ZkConfig::load(&cfgs[0]).expect("zoo.cfg loads");
+    let ours = ZkConfig::load(&ensemble.cfgs[0]).expect("zoo.cfg loads");
     let setup = ElectionSetup::from_config(&ours, 0, 0).expect("election setup");
     assert_eq!((setup.my_sid, setup.voters.clone()), (1, vec![1, 2, 3]));
     let mut election = peer::start(setup.clone()).await.expect("election port");
@@ -110,9 +32,7 @@ async fn zookeeperd_and_apache_servers_elect_one_leader() {
 
     // Apache's servers 2 and 3 join; all three pick server 3 (equal
     // histories: the highest sid wins).
-    let apache: Vec<Apache> =
-        (1..3).map(|i| start_apache(&cfgs[i], &tmp.path().join(format!("s{}", i + 1)), ports[i].2)).collect();
-    let logs = |a: &[Apache]| a.iter().map(|s| s.log()).collect::<Vec<_>>().join("\n----\n");
+    let apache: Vec<QuorumPeer> = (2..=3).map(|sid| ensemble.start_apache(sid)).collect();
     let decided = tokio::time::timeout(Duration::from_secs(60), election.decided()).await;
     let (vote, state) = decided.ok().flatten().unwrap_or_else(|| panic!("no decision:\n{}", logs(&apache)));
     assert_eq!((vote.leader, state), (3, ServerState::Following), "{vote:?}");
@@ -139,6 +59,9 @@ async fn zookeeperd_and_apache_servers_elect_one_leader() {
     // Apache parsed every notification's config bytes.
     for a in &apache {
         let log = a.log();
+        // The log is the server's own (it shows the election's outcome)...
+        assert!(log.contains("LEADING") || log.contains("FOLLOWING"), "{log}");
+        // ...and it refused nothing we sent.
         assert!(!log.contains("Something went wrong while processing config"), "{log}");
         assert!(!log.contains("Exception while listening"), "{log}");
     }

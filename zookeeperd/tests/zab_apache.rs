@@ -7,83 +7,19 @@
 //! then logs and commits a client's write. A leader that could not read
 //! what we send would drop us, so each step proves both directions.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::ensemble::Ensemble;
+use common::ZKCLI;
 use zookeeperd::quorum::learner::{Action, Learner, LearnerConfig};
 use zookeeperd::quorum::packet::*;
 
-const CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
 const MAX: usize = 1 << 20;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-fn four_letter(port: u16, word: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-struct Apache {
-    child: Child,
-    client_port: u16,
-    quorum_port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Apache {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Apache {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("zookeeper.log")).unwrap_or_default()
-    }
-}
-
-/// Servers 1 and 2 run; server 3's ports are reserved for the test.
-fn start_ensemble(root: &Path) -> (Vec<Apache>, u16) {
-    let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
-    let servers: String =
-        ports.iter().enumerate().map(|(i, (q, e, _))| format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1)).collect();
-    let mut out = Vec::new();
-    for sid in 1..=2usize {
-        let dir = root.join(format!("zk{sid}"));
-        std::fs::create_dir_all(dir.join("data")).expect("data dir");
-        std::fs::write(dir.join("data/myid"), format!("{sid}\n")).expect("myid");
-        let (q, _, client) = ports[sid - 1];
-        std::fs::write(
-            dir.join("zoo.cfg"),
-            format!(
-                "tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
-                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{servers}",
-                dir.join("data").display()
-            ),
-        )
-        .expect("zoo.cfg");
-        let log = std::fs::File::create(dir.join("zookeeper.log")).expect("log");
-        let child = Command::new("java")
-            .args(["-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
-            .arg(dir.join("zoo.cfg"))
-            .stdout(Stdio::from(log.try_clone().expect("clone")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("java and Debian's zookeeper are installed");
-        out.push(Apache { child, client_port: client, quorum_port: q, dir });
-    }
-    (out, ports[2].2)
-}
 
 /// A follower's end of the quorum connection.
 struct Peer {
@@ -140,15 +76,15 @@ impl Peer {
 #[test]
 fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (servers, _) = start_ensemble(tmp.path());
+    // Servers 1 and 2 run; server 3's seat is ours.
+    let ensemble = Ensemble::configure(tmp.path());
+    let servers = [ensemble.start_apache(1), ensemble.start_apache(2)];
     let deadline = Instant::now() + Duration::from_secs(60);
     let leader = loop {
-        if let Some(l) =
-            servers.iter().find(|s| four_letter(s.client_port, "srvr").is_some_and(|o| o.contains("Mode: leader")))
-        {
+        if let Some(l) = servers.iter().find(|s| s.mode().as_deref() == Some("leader")) {
             break l;
         }
-        assert!(Instant::now() < deadline, "no Apache leader:\n{}\n{}", servers[0].log(), servers[1].log());
+        assert!(Instant::now() < deadline, "no Apache leader:\n{}", common::ensemble::logs(&servers));
         std::thread::sleep(Duration::from_millis(100));
     };
 
@@ -210,7 +146,7 @@ fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
         if serving && !created {
             // In sync: a client's create, sent to the leader.
             created = true;
-            let out = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+            let out = Command::new(ZKCLI)
                 .args(["-server", &format!("127.0.0.1:{}", leader.client_port), "create", "/zab-probe", "hello"])
                 .output()
                 .expect("zkCli.sh");

@@ -5,15 +5,18 @@
 //! 1 and 2 (QuorumPeerMain) elect it, register, sync and follow; a create
 //! proposed by the leader commits with their acks, and Apache serves it.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::ensemble::{Ensemble, QuorumPeer};
+use common::ZKCLI;
 use zookeeperd::jute::records::Acl;
 use zookeeperd::persist::apache::txn::TxnRecord;
 use zookeeperd::quorum::leader::{Action, ConnId, Leader, LeaderConfig};
@@ -22,51 +25,6 @@ use zookeeperd::quorum::peer::{self, ElectionSetup};
 use zookeeperd::quorum::ServerState;
 use zookeeperd::txn::{Txn, TxnEntry};
 use zookeeperd::ZkConfig;
-
-const CLASSPATH: &str = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar";
-const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-fn srvr(port: u16) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-    let _ = s.write_all(b"srvr");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
-struct Apache {
-    child: Child,
-    dir: PathBuf,
-    client_port: u16,
-}
-
-impl Drop for Apache {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn write_server(dir: &Path, sid: u64, servers: &str, client_port: u16) -> PathBuf {
-    std::fs::create_dir_all(dir.join("data")).expect("data dir");
-    std::fs::write(dir.join("data/myid"), format!("{sid}\n")).expect("myid");
-    let cfg = dir.join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client_port}\n\
-             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{servers}",
-            dir.join("data").display()
-        ),
-    )
-    .expect("zoo.cfg");
-    cfg
-}
 
 /// What the driver hears: a learner connected (always before its first
 /// packet), a packet, or the connection's end.
@@ -118,18 +76,10 @@ fn create_txn(zxid: i64, path: &str, data: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apache_servers_follow_a_zookeeperd_leader() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
-    let servers: String = ports
-        .iter()
-        .enumerate()
-        .map(|(i, (q, e, c))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
-        .collect();
-    let cfgs: Vec<PathBuf> = (0..3)
-        .map(|i| write_server(&tmp.path().join(format!("s{}", i + 1)), i as u64 + 1, &servers, ports[i].2))
-        .collect();
+    let ensemble = Ensemble::configure(tmp.path());
 
     // Our quorum port listens before anyone can elect us.
-    let quorum = TcpListener::bind(("127.0.0.1", ports[2].0)).expect("quorum port");
+    let quorum = TcpListener::bind(("127.0.0.1", ensemble.ports[2].0)).expect("quorum port");
     let (tx, rx) = mpsc::channel::<Event>();
     std::thread::spawn(move || {
         for (id, sock) in quorum.incoming().enumerate() {
@@ -143,29 +93,10 @@ async fn apache_servers_follow_a_zookeeperd_leader() {
         }
     });
 
-    let ours = ZkConfig::load(&cfgs[2]).expect("zoo.cfg");
+    let ours = ZkConfig::load(&ensemble.cfgs[2]).expect("zoo.cfg");
     let mut election = peer::start(ElectionSetup::from_config(&ours, 0, 0).expect("setup")).await.expect("election");
-    let apache: Vec<Apache> = (0..2)
-        .map(|i| {
-            let dir = tmp.path().join(format!("s{}", i + 1));
-            let log = std::fs::File::create(dir.join("zookeeper.log")).expect("log");
-            let child = Command::new("java")
-                .args(["-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
-                .arg(&cfgs[i])
-                .stdout(Stdio::from(log.try_clone().expect("clone")))
-                .stderr(Stdio::from(log))
-                .spawn()
-                .expect("java and Debian's zookeeper are installed");
-            Apache { child, dir, client_port: ports[i].2 }
-        })
-        .collect();
-    let logs = || {
-        apache
-            .iter()
-            .map(|a| std::fs::read_to_string(a.dir.join("zookeeper.log")).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n----\n")
-    };
+    let apache: Vec<QuorumPeer> = (1..=2).map(|sid| ensemble.start_apache(sid)).collect();
+    let logs = || common::ensemble::logs(&apache);
     let decided = tokio::time::timeout(Duration::from_secs(60), election.decided()).await.ok().flatten();
     let (vote, state) = decided.unwrap_or_else(|| panic!("no decision:\n{}", logs()));
     assert_eq!((vote.leader, state), (3, ServerState::Leading));
@@ -215,7 +146,7 @@ async fn apache_servers_follow_a_zookeeperd_leader() {
                 logs()
             );
         }
-        assert!(srvr(a.client_port).contains("Mode: follower"), "{}", srvr(a.client_port));
+        assert_eq!(a.mode().as_deref(), Some("follower"));
     }
     stop.store(true, Ordering::SeqCst);
     let ended = driver.join().expect("driver thread");

@@ -4,6 +4,8 @@
 //! on drop.
 #![allow(dead_code)]
 
+pub mod ensemble;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
