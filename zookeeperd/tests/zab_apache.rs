@@ -79,14 +79,9 @@ fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
     // Servers 1 and 2 run; server 3's seat is ours.
     let ensemble = Ensemble::configure(tmp.path());
     let servers = [ensemble.start_apache(1), ensemble.start_apache(2)];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let leader = loop {
-        if let Some(l) = servers.iter().find(|s| s.mode().as_deref() == Some("leader")) {
-            break l;
-        }
-        assert!(Instant::now() < deadline, "no Apache leader:\n{}", common::ensemble::logs(&servers));
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let leader = common::wait_for("an Apache leader", Duration::from_secs(60), || {
+        servers.iter().find(|s| s.mode().as_deref() == Some("leader"))
+    });
 
     let sock = TcpStream::connect(("127.0.0.1", leader.quorum_port)).expect("connect to the quorum port");
     sock.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
