@@ -142,7 +142,14 @@ fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
             // In sync: a client's create, sent to the leader.
             created = true;
             let out = Command::new(ZKCLI)
-                .args(["-server", &format!("127.0.0.1:{}", leader.client_port), "create", "/zab-probe", "hello"])
+                .args([
+                    "-waitforconnection",
+                    "-server",
+                    &format!("127.0.0.1:{}", leader.client_port),
+                    "create",
+                    "/zab-probe",
+                    "hello",
+                ])
                 .output()
                 .expect("zkCli.sh");
             let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -131,7 +131,13 @@ async fn apache_servers_follow_a_zookeeperd_leader() {
                 panic!("the leader stopped: {ended:?}\n{}", logs());
             }
             let out = Command::new(ZKCLI)
-                .args(["-server", &format!("127.0.0.1:{}", a.client_port), "get", "/from-zookeeperd"])
+                .args([
+                    "-waitforconnection",
+                    "-server",
+                    &format!("127.0.0.1:{}", a.client_port),
+                    "get",
+                    "/from-zookeeperd",
+                ])
                 .output()
                 .expect("zkCli.sh");
             if String::from_utf8_lossy(&out.stdout).lines().any(|l| l == "hello") {
