@@ -129,6 +129,8 @@ pub enum ServerError {
     Convert { path: String, reason: String },
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("ensemble: {0}")]
+    Ensemble(String),
 }
 
 impl ServerError {

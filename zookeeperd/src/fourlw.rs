@@ -10,6 +10,11 @@ pub const VERSION: &str = concat!("3.8.4-zookeeperd-", env!("CARGO_PKG_VERSION")
 /// `asker` is the four-letter-word connection itself, listed (brief form)
 /// by stat and cons as ZooKeeper does.
 pub fn render(cmd: &str, asker: Option<std::net::SocketAddr>, core: &mut Core) -> String {
+    let needs_serving =
+        matches!(cmd, "srvr" | "stat" | "mntr" | "cons" | "wchs" | "wchc" | "wchp" | "dump" | "crst" | "srst");
+    if needs_serving && !core.serving() {
+        return "This ZooKeeper instance is not currently serving requests\n".into();
+    }
     match cmd {
         "srvr" => srvr(core, false, asker),
         "stat" => srvr(core, true, asker),
@@ -61,7 +66,7 @@ fn srvr(core: &Core, with_clients: bool, asker: Option<std::net::SocketAddr>) ->
     let _ = writeln!(s, "Connections: {}", core.conns.len() + asker.is_some() as usize);
     let _ = writeln!(s, "Outstanding: {}", core.outstanding());
     let _ = writeln!(s, "Zxid: 0x{:x}", core.tree.last_zxid());
-    let _ = writeln!(s, "Mode: standalone");
+    let _ = writeln!(s, "Mode: {}", core.mode_name());
     let _ = writeln!(s, "Node count: {}", core.tree.node_count());
     s
 }
@@ -136,7 +141,7 @@ fn mntr(core: &Core) -> String {
         .unwrap_or_else(|| "-1".into());
     let known: std::collections::HashMap<&str, String> = [
         ("zk_version", VERSION.to_string()),
-        ("zk_server_state", "standalone".into()),
+        ("zk_server_state", core.mode_name().into()),
         ("zk_ephemerals_count", core.tree.ephemeral_count().to_string()),
         ("zk_num_alive_connections", core.conns.len().to_string()),
         ("zk_avg_latency", fmt_avg(avg)),
@@ -168,6 +173,22 @@ fn mntr(core: &Core) -> String {
             None => "0".into(),
         };
         let _ = writeln!(s, "{key}\t{v}");
+    }
+    // A leader adds its learners, as Apache's LeaderZooKeeperServer does.
+    if let Some((followers, synced)) = core.learner_counts() {
+        let _ = writeln!(s, "zk_followers\t{followers}");
+        let _ = writeln!(s, "zk_synced_followers\t{synced}");
+        let _ = writeln!(s, "zk_synced_non_voting_followers\t0");
+        let _ = writeln!(s, "zk_synced_observers\t0");
+        let _ = writeln!(s, "zk_pending_syncs\t0");
+    }
+    if core.quorum.is_some() {
+        let state = match core.mode_name() {
+            "leader" => "leading - broadcast",
+            "follower" => "following - broadcast",
+            _ => "looking",
+        };
+        let _ = writeln!(s, "zk_peer_state\t{state}");
     }
     // Per-namespace read/write summaries come last, once a namespace is used.
     for (ns, (reads, writes)) in &core.stats.per_namespace {

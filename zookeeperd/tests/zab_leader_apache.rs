@@ -190,6 +190,7 @@ fn lead(
     let mut next_tick = 0;
     while !stop.load(Ordering::SeqCst) {
         let mut requests = Vec::new();
+        let mut logged = Vec::new();
         for a in actions.drain(..) {
             match a {
                 Action::Send { to, packet } => {
@@ -202,8 +203,13 @@ fn lead(
                 Action::SendSnapshot { .. } => return Err("fresh followers need no snapshot".into()),
                 Action::Close { conn, reason } => return Err(format!("closed learner {conn}: {reason}")),
                 Action::Request { request, .. } => requests.push(request),
+                // Nothing is written here: "logged" at once.
+                Action::Log { zxid, .. } => logged.push(zxid),
                 _ => {}
             }
+        }
+        for z in logged.drain(..) {
+            actions.extend(leader.logged(z));
         }
         for r in requests {
             let txn = match r.opcode {

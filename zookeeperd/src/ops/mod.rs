@@ -114,6 +114,20 @@ pub fn route(ctx: &mut Ctx, req: Request) -> Outcome {
     }
 }
 
+/// How the reply to a write is typed, from the request alone: a follower
+/// forwards the write and builds its reply from the leader's commit.
+pub fn reply_kind(req: &Request) -> ReplyKind {
+    match req {
+        Request::Create { opcode, .. } => ReplyKind::Create { opcode: *opcode },
+        Request::Delete { .. } | Request::DeleteContainer { .. } => ReplyKind::Delete,
+        Request::SetData { .. } => ReplyKind::SetData,
+        Request::SetAcl { .. } => ReplyKind::SetAcl,
+        Request::Multi { ops, .. } => ReplyKind::Multi(ops.iter().map(multi::opcode_of).collect()),
+        Request::CloseSession => ReplyKind::CloseSession,
+        _ => ReplyKind::Check,
+    }
+}
+
 /// Turn an applied txn into the client's reply.
 pub fn build_reply(kind: &ReplyKind, applied: Result<Applied, ZkError>) -> Result<Response, ZkError> {
     let applied = applied?;

@@ -8,7 +8,7 @@ use crate::jute::response::{OpResult, Response};
 use crate::tree::Applied;
 use crate::txn::Txn;
 
-fn opcode_of(o: &MultiOp) -> i32 {
+pub(crate) fn opcode_of(o: &MultiOp) -> i32 {
     match o {
         MultiOp::Create { opcode, .. } => *opcode,
         MultiOp::Delete { .. } => op::DELETE,

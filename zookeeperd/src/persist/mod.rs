@@ -121,6 +121,28 @@ pub fn write_snapshot(dir: &Path, zxid: i64, bytes: &[u8]) -> Result<PathBuf, Se
     Ok(final_path)
 }
 
+/// Drop every logged txn after `zxid` and every snapshot past it (a
+/// leader's TRUNC, or the old log under a leader's SNAP): later logs are
+/// removed, the one holding `zxid` is cut after it.
+pub fn truncate_after(snap_dir: &Path, log_dir: &Path, zxid: i64) -> Result<(), ServerError> {
+    for (first, path) in list(log_dir, "log")? {
+        if first > zxid {
+            std::fs::remove_file(&path).map_err(|e| ServerError::io(&path, e))?;
+            tracing::info!(path = %path.display(), "log after the truncation point removed");
+        } else if let Some(at) = txnlog::end_of(&path, zxid)? {
+            txnlog::truncate(&path, at)?;
+            tracing::info!(path = %path.display(), at, "log truncated after 0x{zxid:x}");
+        }
+    }
+    for (z, path) in list(snap_dir, "snapshot")? {
+        if z > zxid {
+            std::fs::remove_file(&path).map_err(|e| ServerError::io(&path, e))?;
+        }
+    }
+    sync_dir(log_dir)?;
+    sync_dir(snap_dir)
+}
+
 /// Keep the newest `retain` snapshots (at least 3, as ZooKeeper insists)
 /// and the logs still needed to replay from the oldest of them.
 pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> Result<usize, ServerError> {
@@ -155,9 +177,12 @@ pub enum LogCmd {
         last_zxid: i64,
         entries: Vec<BytesMut>,
     },
-    /// A snapshot of the tree as of `zxid`, taken after that entry.
+    /// A snapshot of the tree as of `zxid`, taken after that entry. Later
+    /// appends go to a new log named `roll_at` (the next zxid to be
+    /// logged: past `zxid` on a follower that logged txns not yet applied).
     Snapshot {
         zxid: i64,
+        roll_at: i64,
         bytes: BytesMut,
     },
     Purge {
@@ -255,7 +280,7 @@ pub fn spawn_writer(
                                 }
                                 written = Some(last_zxid);
                             }
-                            LogCmd::Snapshot { zxid, bytes } => {
+                            LogCmd::Snapshot { zxid, roll_at, bytes } => {
                                 // The old log must be whole on disk before we move on.
                                 writer.sync(force_sync)?;
                                 if let Some(z) = written.take() {
@@ -263,10 +288,12 @@ pub fn spawn_writer(
                                 }
                                 let p = write_snapshot(&snap_dir, zxid, &bytes)?;
                                 tracing::info!(path = %p.display(), zxid = format_args!("0x{zxid:x}"), "snapshot written");
+                                // Everything up to the snapshot is durable in it.
+                                let _ = dtx.send(Ok(zxid));
                                 // Roll to a new log unless the current one is already empty
-                                // and starts right after the snapshot.
-                                if writer.first_zxid != zxid + 1 {
-                                    writer = LogWriter::create(&log_dir, zxid + 1, prealloc)?;
+                                // and starts where the next append will.
+                                if writer.first_zxid != roll_at {
+                                    writer = LogWriter::create(&log_dir, roll_at, prealloc)?;
                                     file = writer.sync_handle()?;
                                 }
                             }

@@ -79,6 +79,27 @@ pub fn truncate(path: &Path, len: u64) -> Result<(), ServerError> {
     f.sync_all().map_err(|e| ServerError::io(path, e))
 }
 
+/// Where to cut `path` so it keeps only records up to `zxid`: `None` if
+/// no record after `zxid` is in it. Records are walked by their framing
+/// (checksum, length, entry, end byte); the zxid sits at bytes 12..20 of
+/// an entry's TxnHeader.
+pub fn end_of(path: &Path, zxid: i64) -> Result<Option<u64>, ServerError> {
+    let buf = std::fs::read(path).map_err(|e| ServerError::io(path, e))?;
+    let mut at = crate::persist::apache::txnlog::HEADER_LEN;
+    while let Some(len) = buf.get(at + 8..at + 12).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])) {
+        let start = at + 12;
+        if len < 20 || buf.len() < start + len as usize + 1 {
+            break;
+        }
+        let z = &buf[start + 12..start + 20];
+        if i64::from_be_bytes([z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7]]) > zxid {
+            return Ok(Some(at as u64));
+        }
+        at = start + len as usize + 1;
+    }
+    Ok(None)
+}
+
 /// An open log being appended to.
 pub struct LogWriter {
     path: PathBuf,

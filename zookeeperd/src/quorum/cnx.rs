@@ -139,7 +139,7 @@ impl Shared {
     }
 
     /// Run `sock` as the connection to `sid`, replacing any older one.
-    fn adopt(self: &Arc<Self>, sid: Sid, sock: TcpStream) {
+    fn adopt(self: &Arc<Self>, sid: Sid, sock: TcpStream, early: Vec<u8>) {
         let Some(slot) = self.outbox.get(&sid) else { return };
         let id = match self.next_conn.lock() {
             Ok(mut n) => {
@@ -149,7 +149,7 @@ impl Shared {
             Err(_) => return,
         };
         let (rd, wr) = sock.into_split();
-        let reader = tokio::spawn(read_frames(self.clone(), sid, rd));
+        let reader = tokio::spawn(read_frames(self.clone(), sid, rd, early));
         let writer = tokio::spawn(write_frames(slot.subscribe(), wr));
         if let Ok(mut live) = self.live.lock() {
             if let Some((_, old)) = live.insert(sid, (id, vec![reader, writer])) {
@@ -177,7 +177,7 @@ async fn dial(shared: Arc<Shared>, sid: Sid) {
         Err(_) => return tracing::debug!(sid, %addr, "election connect timed out"),
     };
     match connection_decision(shared.my_sid, sid, true) {
-        ConnectionDecision::Keep => shared.adopt(sid, sock),
+        ConnectionDecision::Keep => shared.adopt(sid, sock, Vec::new()),
         // The peer has the larger sid: it read our sid and dials back.
         _ => drop(sock),
     }
@@ -205,17 +205,15 @@ async fn accepted(shared: Arc<Shared>, mut sock: TcpStream) {
         Ok(Err(e)) => return tracing::info!(error = %e, "election connection refused"),
         Err(_) => return tracing::info!("election connection sent no initial message in time"),
     };
-    if used != buf.len() {
-        // Frames arrive only after the initial message has been answered by
-        // keeping the socket, so nothing may follow it yet.
-        return tracing::info!(sid = msg.sid, "election connection sent data after its initial message");
-    }
+    // The dialer sends its queued notification right behind the initial
+    // message (Apache's SendWorker starts at once): keep those bytes.
+    let early = buf.split_off(used);
     let sid = msg.sid;
     if !shared.outbox.contains_key(&sid) {
         return tracing::warn!(sid, "election connection from a server not in the configuration");
     }
     match connection_decision(shared.my_sid, sid, false) {
-        ConnectionDecision::Keep => shared.adopt(sid, sock),
+        ConnectionDecision::Keep => shared.adopt(sid, sock, early),
         ConnectionDecision::DropAndConnectBack => {
             drop(sock);
             dial(shared, sid).await;
@@ -225,8 +223,8 @@ async fn accepted(shared: Arc<Shared>, mut sock: TcpStream) {
     }
 }
 
-async fn read_frames(shared: Arc<Shared>, sid: Sid, mut rd: tokio::net::tcp::OwnedReadHalf) {
-    let mut buf = Vec::with_capacity(1024);
+async fn read_frames(shared: Arc<Shared>, sid: Sid, mut rd: tokio::net::tcp::OwnedReadHalf, early: Vec<u8>) {
+    let mut buf = early;
     loop {
         loop {
             match decode_frame(&buf) {

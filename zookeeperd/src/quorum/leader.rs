@@ -1,7 +1,8 @@
 //! The leader's side of ZAB (Apache 3.8's Leader.lead and LearnerHandler)
 //! as a state machine over learners' packets and time. No I/O: the driver
-//! carries out actions in order, writes (`Log`, epochs) durable before the
-//! next action; so the leader's own ack of a proposal follows its `Log`.
+//! carries out actions in order (epochs durable before the next action)
+//! and reports with `logged` when a proposal's `Log` is durable: that is
+//! the leader's own ack, as Apache's leader acks from its sync processor.
 //!
 //! Discovery: the new epoch is one past the highest accepted epoch of a
 //! quorum (us included) of connecting voters; each learner gets LEADERINFO,
@@ -74,10 +75,12 @@ pub enum Action {
     Touch {
         sessions: Vec<(i64, i32)>,
     },
-    /// A client request a learner forwarded; `propose` its txn if any.
+    /// A client request a learner forwarded, with the client's auth ids;
+    /// `propose` its txn if any.
     Request {
         conn: ConnId,
         request: ForwardedRequest,
+        auth: Vec<crate::jute::records::Id>,
     },
     /// Answer with `packet::revalidate_answer` in a REVALIDATE to `conn`.
     Revalidate {
@@ -155,6 +158,11 @@ impl Leader {
         self.serving
     }
 
+    /// Learners in sync and receiving the broadcast.
+    pub fn forwarding_count(&self) -> usize {
+        self.learners.values().filter(|l| l.stage == Stage::Forwarding).count()
+    }
+
     fn quorum(&self, set: &BTreeSet<Sid>) -> bool {
         set.iter().filter(|s| self.cfg.voters.contains(s)).count() * 2 > self.cfg.voters.len()
     }
@@ -230,7 +238,7 @@ impl Leader {
             },
             (Stage::Forwarding, PacketType::Request) => {
                 match ForwardedRequest::decode(qp.data.as_deref().unwrap_or_default()) {
-                    Ok(request) => out.push(Action::Request { conn, request }),
+                    Ok(request) => out.push(Action::Request { conn, request, auth: qp.authinfo.unwrap_or_default() }),
                     Err(_) => return self.close(conn, "malformed REQUEST"),
                 }
             }
@@ -301,9 +309,25 @@ impl Leader {
             }
         }
         self.outstanding.insert(zxid, (txn, BTreeSet::new()));
-        // Our own ack: the Log above is durable before anything after it.
-        self.ack(self.cfg.sid, zxid, &mut out);
         Some((zxid, out))
+    }
+
+    /// Our log is durable up to `zxid`: our own ack of every proposal up
+    /// to it.
+    pub fn logged(&mut self, zxid: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        let mine: Vec<i64> = self.outstanding.range(..=zxid).map(|(z, _)| *z).collect();
+        for z in mine {
+            self.ack(self.cfg.sid, z, &mut out);
+        }
+        out
+    }
+
+    /// The SYNC a learner forwarded completes once everything proposed so
+    /// far has committed (Apache's processSync): `Some(now)` if nothing is
+    /// outstanding, else the zxid whose commit releases it.
+    pub fn sync_point(&self) -> Option<i64> {
+        self.outstanding.keys().next_back().copied()
     }
 
     fn last_proposed(&self) -> i64 {
@@ -377,7 +401,18 @@ impl Leader {
                 SyncPlan::Packets(packets) => {
                     out.extend(packets.into_iter().map(|packet| Action::Send { to: conn, packet }))
                 }
-                SyncPlan::Snapshot => out.push(Action::SendSnapshot { to: conn, zxid: leader_last }),
+                SyncPlan::Snapshot => {
+                    // The driver's tree holds every proposal (it applies
+                    // them as it logs them), so the snapshot covers the
+                    // ones in flight too: they are not sent again, and
+                    // their commits are old news to the learner.
+                    out.push(Action::SendSnapshot { to: conn, zxid: self.last_proposed() });
+                    out.push(Action::Send { to: conn, packet: newleader.clone() });
+                    if let Some(l) = self.learners.get_mut(&conn) {
+                        l.stage = Stage::AwaitNewLeaderAck;
+                    }
+                    continue;
+                }
             }
             // Proposals still in flight follow the sync (startForwarding).
             for (z, (txn, _)) in &self.outstanding {

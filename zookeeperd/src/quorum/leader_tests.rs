@@ -120,7 +120,11 @@ impl Net {
                 L::StartServing => self.serving = true,
                 L::Close { conn, reason } => self.closed.push((conn, reason)),
                 L::StepDown(why) => self.stepped_down = Some(why),
-                L::SetAcceptedEpoch(_) | L::SetCurrentEpoch(_) | L::Log { .. } => {}
+                L::Log { zxid, .. } => {
+                    let out = self.leader.logged(zxid);
+                    self.leader_actions(out);
+                }
+                L::SetAcceptedEpoch(_) | L::SetCurrentEpoch(_) => {}
                 other => panic!("unexpected leader action {other:?}"),
             }
         }
@@ -221,6 +225,8 @@ fn commits_wait_for_a_quorum_and_keep_zxid_order() {
     // Acks are handed in by hand: propose without delivering to members.
     let (z1, _) = net.leader.propose(b"a".to_vec()).expect("serving");
     let (z2, _) = net.leader.propose(b"b".to_vec()).expect("serving");
+    // Our own log is durable for both: our acks, no quorum yet.
+    assert_eq!(net.leader.logged(z2), vec![]);
     // Member 2 acks z2 first: nothing commits before z1.
     assert_eq!(net.leader.on_packet(2, 2, QuorumPacket::new(PacketType::Ack, z2, None)), vec![]);
     let out = net.leader.on_packet(3, 1, QuorumPacket::new(PacketType::Ack, z1, None));

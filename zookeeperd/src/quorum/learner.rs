@@ -120,11 +120,14 @@ pub struct Learner {
     phase: Phase,
     last_heard: u64,
     last_queued: i64,
+    /// The zxid of the leader's SNAP: a leader may snapshot proposals still
+    /// in flight, so commits up to it are already in our tree.
+    covered: i64,
 }
 
 impl Learner {
     pub fn new(cfg: LearnerConfig) -> Learner {
-        Learner { last_queued: cfg.last_logged_zxid, cfg, phase: Phase::Registering, last_heard: 0 }
+        Learner { last_queued: cfg.last_logged_zxid, cfg, phase: Phase::Registering, last_heard: 0, covered: i64::MIN }
     }
 
     pub fn in_broadcast(&self) -> bool {
@@ -220,6 +223,7 @@ impl Learner {
             PacketType::Snap => {
                 out.push(Action::ReadSnapshot { zxid: qp.zxid });
                 self.last_queued = qp.zxid;
+                self.covered = qp.zxid;
                 self.phase = Phase::LoadingSnapshot { new_epoch };
             }
             PacketType::Trunc => {
@@ -238,6 +242,7 @@ impl Learner {
                 self.queue(qp.zxid);
                 sync.not_committed.push_back((qp.zxid, qp.data.unwrap_or_default()));
             }
+            PacketType::Commit if qp.zxid <= self.covered => {}
             PacketType::Commit => {
                 if sync.write_to_log {
                     sync.committed.push_back(qp.zxid);
@@ -300,6 +305,7 @@ impl Learner {
                 out.push(Action::Log { zxid: qp.zxid, txn: qp.data.unwrap_or_default() });
                 out.push(Action::Send(QuorumPacket::new(PacketType::Ack, qp.zxid, None)));
             }
+            PacketType::Commit if qp.zxid <= self.covered => {}
             PacketType::Commit => out.push(Action::Commit { zxid: qp.zxid }),
             PacketType::Ping => out.push(Action::Ping(qp)),
             PacketType::Revalidate => out.push(Action::Revalidated { data: qp.data.unwrap_or_default() }),

@@ -13,17 +13,21 @@
 //!   quorum commits in zxid order) as a state machine.
 //! - [`learner`]: a follower's side of ZAB (register, sync, follow) as a
 //!   state machine over the leader's packets.
+//! - [`snapstream`]: the database a leader streams after SNAP.
+//! - [`epoch`]: the acceptedEpoch and currentEpoch files.
 //! - [`election`]: FastLeaderElection as a sans-io state machine: inputs are
 //!   received notifications and timer firings with the current time passed
 //!   in; outputs are [`election::Action`]s for a driver to carry out.
 
 pub mod cnx;
 pub mod election;
+pub mod epoch;
 pub mod leader;
 pub mod learner;
 pub mod notification;
 pub mod packet;
 pub mod peer;
+pub mod snapstream;
 
 #[cfg(test)]
 mod election_tests;

@@ -121,6 +121,16 @@ impl RunningElection {
 }
 
 pub async fn start(setup: ElectionSetup) -> std::io::Result<RunningElection> {
+    start_with(setup, watch::channel(None).1).await
+}
+
+/// As `start`, and the vote we answer with takes the epoch sent on
+/// `vote_epoch` (Apache's updateElectionVote once a new epoch is in place,
+/// so every member reports the same vote to servers still looking).
+pub async fn start_with(
+    setup: ElectionSetup,
+    mut vote_epoch: watch::Receiver<Option<i64>>,
+) -> std::io::Result<RunningElection> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cnx = ElectionCnx::start(setup.my_sid, setup.listen, setup.peers.clone(), tx).await?;
     let local_addr = cnx.local_addr();
@@ -160,6 +170,11 @@ pub async fn start(setup: ElectionSetup) -> std::io::Result<RunningElection> {
             let deadline = timer.map(|at| t0 + std::time::Duration::from_millis(at));
             tokio::select! {
                 _ = &mut stopped => break,
+                Ok(()) = vote_epoch.changed() => {
+                    if let Some(e) = *vote_epoch.borrow_and_update() {
+                        election.update_election_vote(e);
+                    }
+                }
                 msg = rx.recv() => match msg {
                     Some((from, n)) => run(election.on_notification(now(), from, n), &mut timer),
                     None => break,

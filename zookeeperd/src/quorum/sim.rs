@@ -297,6 +297,11 @@ impl Sim {
                 L::Log { zxid, txn } => {
                     assert!(zxid > s.disk.last(), "leader {sid} logs {zxid:#x} after {:#x}", s.disk.last());
                     s.disk.log.push((zxid, txn));
+                    // The sim's disk is durable at once: the leader's own ack.
+                    if let Role::Leading(l) = &mut s.role {
+                        let more = l.logged(zxid);
+                        self.leader_actions(sid, more);
+                    }
                 }
                 L::Commit { zxid } => {
                     s.disk.committed = zxid;

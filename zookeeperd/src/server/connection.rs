@@ -124,8 +124,9 @@ async fn run(
         while let Some(frame) = take_frame(&mut buf, config.jute_max_buffer)? {
             let received = Instant::now();
             let (header, body) = decode_request(&frame)?;
+            let raw = frame.freeze().slice(8..);
             let msg = match body {
-                Ok(req) => CoreMsg::Request { conn, xid: header.xid, opcode: header.opcode, req, received },
+                Ok(req) => CoreMsg::Request { conn, xid: header.xid, opcode: header.opcode, req, body: raw, received },
                 Err(DecodeError::UnknownOpcode(_)) => CoreMsg::Unimplemented { conn, xid: header.xid },
                 Err(e) => return Err(e.into()),
             };

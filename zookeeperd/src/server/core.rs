@@ -6,6 +6,7 @@
 //! the order they were produced, so a watch event precedes the reply of
 //! the write that fired it, and replies keep xid order.
 
+use super::role::{Quorum, Role};
 use super::session::{initial_session_id, password, SessionTracker};
 use super::stats::ServerStats;
 use super::{ConnInfo, CoreMsg, Outbound};
@@ -40,24 +41,41 @@ struct Held {
 
 pub struct Core {
     pub(crate) tree: DataTree,
+    pub(crate) role: Role,
+    /// The ensemble context; `None` when standalone.
+    pub(crate) quorum: Option<Quorum>,
+    /// For the tasks the core starts (election, quorum sockets).
+    pub(crate) self_tx: Option<mpsc::Sender<CoreMsg>>,
+    pub(crate) durable_rx: mpsc::UnboundedReceiver<Result<i64, ServerError>>,
+    pub(crate) writer: Option<std::thread::JoinHandle<()>>,
+    /// A fatal error met while handling a message; the run loop ends.
+    pub(crate) fatal: Option<ServerError>,
+    /// The clock the quorum state machines read (ms since start).
+    pub(crate) t0: Instant,
     pub(crate) watches: WatchManager,
     pub(crate) sessions: SessionTracker,
     pub(crate) conns: HashMap<ConnId, ConnInfo>,
     pub(crate) config: Arc<ZkConfig>,
     pub(crate) stats: ServerStats,
-    settings: Settings,
-    log: LogHandle,
-    batch: Vec<BytesMut>,
-    durable_zxid: i64,
+    pub(crate) settings: Settings,
+    pub(crate) log: LogHandle,
+    pub(crate) batch: Vec<BytesMut>,
+    pub(crate) durable_zxid: i64,
     held: VecDeque<Held>,
-    next_session_id: i64,
+    pub(crate) next_session_id: i64,
     txns_since_snapshot: u64,
     last_container_check: Instant,
     last_purge: Instant,
 }
 
 impl Core {
-    pub fn new(tree: DataTree, config: Arc<ZkConfig>, log: LogHandle) -> Core {
+    pub fn new(
+        tree: DataTree,
+        config: Arc<ZkConfig>,
+        log: (LogHandle, mpsc::UnboundedReceiver<Result<i64, ServerError>>, std::thread::JoinHandle<()>),
+        quorum: Option<Quorum>,
+    ) -> Core {
+        let (log, durable_rx, writer) = log;
         let now = Instant::now();
         let mut sessions = SessionTracker::default();
         // Sessions survive a restart: clients get their timeout to return.
@@ -70,6 +88,13 @@ impl Core {
         let server_id = config.my_id.unwrap_or(1);
         Core {
             tree,
+            role: if quorum.is_some() { Role::Looking } else { Role::Standalone },
+            quorum,
+            self_tx: None,
+            durable_rx,
+            writer: Some(writer),
+            fatal: None,
+            t0: now,
             watches: WatchManager::default(),
             sessions,
             conns: HashMap::new(),
@@ -91,16 +116,23 @@ impl Core {
     pub async fn run(
         mut self,
         mut rx: mpsc::Receiver<CoreMsg>,
-        mut durable_rx: mpsc::UnboundedReceiver<Result<i64, ServerError>>,
+        tx: mpsc::Sender<CoreMsg>,
         mut shutdown: shared::shutdown::ShutdownSignal,
     ) -> Result<(), ServerError> {
         let tick = Duration::from_millis((self.config.tick_time as u64 / 2).clamp(10, 500));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        self.self_tx = Some(tx);
+        if self.quorum.is_some() {
+            self.start_election();
+        }
+        let result = loop {
+            if let Some(e) = self.fatal.take() {
+                break Err(e);
+            }
             tokio::select! {
                 msg = rx.recv() => {
-                    let Some(msg) = msg else { break };
+                    let Some(msg) = msg else { break Ok(()) };
                     self.handle(msg);
                     // Take what is already queued so it shares one fsync.
                     for _ in 0..4096 {
@@ -111,30 +143,46 @@ impl Core {
                     }
                     self.flush_batch();
                 }
-                d = durable_rx.recv() => {
+                d = self.durable_rx.recv() => {
                     match d {
-                        Some(Ok(z)) => self.on_durable(z),
-                        Some(Err(e)) => return Err(e),
-                        None => break,
+                        Some(Ok(z)) => {
+                            self.on_durable(z);
+                            self.flush_batch();
+                        }
+                        Some(Err(e)) => break Err(e),
+                        None => break Ok(()),
                     }
                 }
                 _ = ticker.tick() => {
                     self.on_tick();
                     self.flush_batch();
                 }
-                _ = shutdown.recv() => break,
+                _ = shutdown.recv() => break Ok(()),
+            }
+        };
+        self.flush_batch();
+        self.role = Role::Looking;
+        if let Some(q) = self.quorum.as_mut() {
+            if let Some((stop, task)) = q.election.take() {
+                let _ = stop.send(());
+                let _ = task.await;
             }
         }
-        self.flush_batch();
         // Let the writer finish what it has, so acknowledged work is on disk.
         let _ = self.log.send(LogCmd::Shutdown);
-        Ok(())
+        if let Some(w) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+        result
     }
 
     fn handle(&mut self, msg: CoreMsg) {
         match msg {
             CoreMsg::Connect { conn, remote, tx, req } => self.connect(conn, remote, tx, req),
-            CoreMsg::Request { conn, xid, opcode, req, received } => self.request(conn, xid, opcode, req, received),
+            CoreMsg::Request { conn, xid, opcode, req, body, received } => {
+                self.request(conn, xid, opcode, req, body, received)
+            }
+            CoreMsg::Quorum(ev) => self.on_quorum(ev),
             CoreMsg::Unimplemented { conn, xid } => {
                 let frame = encode_framed(&[&ReplyHeader { xid, zxid: -1, err: ZkError::Unimplemented.code() }]);
                 self.send(conn, Outbound::Frame(frame));
@@ -151,9 +199,9 @@ impl Core {
     }
 
     /// Queue `msg` for `conn` behind everything produced before it.
-    fn send(&mut self, conn: ConnId, msg: Outbound) {
+    pub(crate) fn send(&mut self, conn: ConnId, msg: Outbound) {
         let zxid = self.tree.last_zxid();
-        if self.held.is_empty() && zxid <= self.durable_zxid {
+        if self.held.is_empty() && zxid <= self.released() {
             self.deliver(conn, msg);
         } else {
             self.held.push_back(Held { zxid, conn, msg });
@@ -185,14 +233,46 @@ impl Core {
     fn on_durable(&mut self, zxid: i64) {
         self.durable_zxid = self.durable_zxid.max(zxid);
         self.stats.fsyncs += 1;
-        while self.held.front().is_some_and(|h| h.zxid <= self.durable_zxid) {
+        match &self.role {
+            Role::Leading(_) => self.leader_logged(self.durable_zxid),
+            Role::Following(_) => self.run_deferred(),
+            _ => {}
+        }
+        self.release_held();
+    }
+
+    /// Frames wait until their zxid is released: durable when alone or
+    /// following (a follower applies only what it logged), committed by
+    /// a quorum when leading (the leader applies as it proposes).
+    fn released(&self) -> i64 {
+        match &self.role {
+            Role::Leading(l) => l.committed,
+            _ => self.durable_zxid,
+        }
+    }
+
+    pub(crate) fn release_held(&mut self) {
+        let upto = self.released();
+        while self.held.front().is_some_and(|h| h.zxid <= upto) {
             if let Some(h) = self.held.pop_front() {
                 self.deliver(h.conn, h.msg);
             }
         }
     }
 
-    fn reply(&mut self, conn: ConnId, xid: i32, result: Result<Response, ZkError>, received: Option<Instant>) {
+    /// Drop frames still held (a role ended: what they answer never
+    /// committed here).
+    pub(crate) fn drop_held(&mut self) {
+        self.held.clear();
+    }
+
+    pub(crate) fn reply(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        result: Result<Response, ZkError>,
+        received: Option<Instant>,
+    ) {
         let zxid = self.tree.last_zxid();
         let frame = match &result {
             Ok(body) => encode_framed(&[&ReplyHeader { xid, zxid, err: 0 }, body]),
@@ -204,7 +284,7 @@ impl Core {
         self.send(conn, Outbound::Frame(frame));
     }
 
-    fn notify(&mut self, events: Vec<Notification>) {
+    pub(crate) fn notify(&mut self, events: Vec<Notification>) {
         for n in events {
             let ev = WatcherEvent { event_type: n.event_type, state: keeper_state::SYNC_CONNECTED, path: n.path };
             let frame = encode_framed(&[&ReplyHeader { xid: xid::NOTIFICATION, zxid: -1, err: 0 }, &ev]);
@@ -212,20 +292,38 @@ impl Core {
         }
     }
 
-    /// Log and apply one txn; fire its watches. Returns the apply result.
-    fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
-        let mut entry = TxnEntry { zxid: self.tree.last_zxid() + 1, time: now_ms(), session_id, cxid, txn };
-        if let Err(e) = self.log_entry(&entry) {
-            // Never apply what the log cannot hold: the write fails instead
-            // (an error txn still takes its zxid, as every failed write).
-            tracing::error!(zxid = entry.zxid, error = %e, "txn has no form in Apache's log; refused");
-            entry.txn = Txn::Error(ZkError::SystemError.code());
-            if let Err(e) = self.log_entry(&entry) {
-                tracing::error!(zxid = entry.zxid, error = %e, "error txn cannot be logged");
+    /// Log (or, leading, propose) and apply one txn; fire its watches.
+    /// Returns the apply result.
+    pub(crate) fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
+        let zxid = match &self.role {
+            Role::Leading(l) => l.leader.next_zxid(),
+            _ => self.tree.last_zxid() + 1,
+        };
+        let mut entry = TxnEntry { zxid, time: now_ms(), session_id, cxid, txn };
+        let bytes = match self.entry_bytes(&entry) {
+            Ok(b) => b,
+            Err(e) => {
+                // Never apply what the log cannot hold: the write fails instead
+                // (an error txn still takes its zxid, as every failed write).
+                tracing::error!(zxid = entry.zxid, error = %e, "txn has no form in Apache's log; refused");
+                entry.txn = Txn::Error(ZkError::SystemError.code());
+                self.entry_bytes(&entry).unwrap_or_default()
             }
+        };
+        if matches!(self.role, Role::Leading(_)) {
+            self.propose(zxid, bytes);
+        } else {
+            let mut buf = BytesMut::with_capacity(bytes.len() + 16);
+            crate::persist::apache::txnlog::frame_entry(&bytes, &mut buf);
+            self.batch.push(buf);
         }
+        self.apply_entry(&entry)
+    }
+
+    /// Apply a txn to the tree and fire its watches.
+    pub(crate) fn apply_entry(&mut self, entry: &TxnEntry) -> Result<Applied, ZkError> {
         let mut triggers: Vec<Trigger> = Vec::new();
-        let applied = self.tree.apply(&entry, &mut triggers);
+        let applied = self.tree.apply(entry, &mut triggers);
         self.txns_since_snapshot += 1;
         let mut events = Vec::new();
         for (path, ev, acl) in triggers {
@@ -249,41 +347,55 @@ impl Core {
         applied
     }
 
-    /// Frame `entry` as an Apache txn log record for the next batch. A
-    /// session's close names its ephemerals, as Apache 3.6+ writes it.
-    fn log_entry(&mut self, entry: &TxnEntry) -> Result<(), crate::persist::apache::ApacheError> {
+    /// `entry` as Apache's txn bytes (a log record's entry, a proposal's
+    /// data). A session's close names its ephemerals, as Apache 3.6+
+    /// writes it.
+    fn entry_bytes(&self, entry: &TxnEntry) -> Result<Vec<u8>, crate::persist::apache::ApacheError> {
         use crate::persist::apache::txn::{ApacheTxn, TxnRecord};
-        let mut buf = BytesMut::with_capacity(128);
-        let framed = TxnRecord::from_entry(entry).and_then(|mut rec| {
-            if let ApacheTxn::CloseSession { paths } = &mut rec.txn {
-                let eph = self.tree.ephemerals_of(entry.session_id);
-                *paths = Some(eph.map(|s| s.iter().cloned().collect()).unwrap_or_default());
-            }
-            crate::persist::apache::txnlog::encode_record(&rec, &mut buf)
-        });
-        framed?;
-        self.batch.push(buf);
-        Ok(())
+        let mut rec = TxnRecord::from_entry(entry)?;
+        if let ApacheTxn::CloseSession { paths } = &mut rec.txn {
+            let eph = self.tree.ephemerals_of(entry.session_id);
+            *paths = Some(eph.map(|s| s.iter().cloned().collect()).unwrap_or_default());
+        }
+        Ok(rec.encode()?.to_vec())
     }
 
-    fn flush_batch(&mut self) {
+    pub(crate) fn flush_batch(&mut self) {
         if self.batch.is_empty() {
             return;
         }
         let entries = std::mem::take(&mut self.batch);
-        let last_zxid = self.tree.last_zxid();
+        let last_zxid = self.last_logged();
         if !self.log.send(LogCmd::Append { last_zxid, entries }) {
             tracing::error!("txn log writer is gone");
         }
         if self.txns_since_snapshot >= self.config.snap_count.max(1) {
             self.txns_since_snapshot = 0;
-            let bytes = crate::tree::snapshot::encode(&self.tree);
-            let _ = self.log.send(LogCmd::Snapshot { zxid: last_zxid, bytes });
-            // With autopurge on, also trim right after each snapshot (not
-            // only every purgeInterval hours) so disk use stays bounded.
-            if self.config.purge_interval > 0 {
-                let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
+            self.take_snapshot();
+        }
+    }
+
+    /// Snapshot the tree; the writer rolls to a new log for what follows.
+    pub(crate) fn take_snapshot(&mut self) {
+        let zxid = self.tree.last_zxid();
+        let bytes = crate::tree::snapshot::encode(&self.tree);
+        let roll_at = self.last_logged().max(zxid) + 1;
+        let _ = self.log.send(LogCmd::Snapshot { zxid, roll_at, bytes });
+        // With autopurge on, also trim right after each snapshot (not
+        // only every purgeInterval hours) so disk use stays bounded.
+        if self.config.purge_interval > 0 {
+            let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
+        }
+    }
+
+    /// The newest zxid in the log: past the tree's on a follower with
+    /// proposals not yet committed.
+    pub(crate) fn last_logged(&self) -> i64 {
+        match &self.role {
+            Role::Following(f) => {
+                f.pending.back().map_or(self.tree.last_zxid(), |(z, _)| *z).max(self.tree.last_zxid())
             }
+            _ => self.tree.last_zxid(),
         }
     }
 
@@ -291,6 +403,13 @@ impl Core {
         let auth = vec![Id::new("ip", &remote.ip().to_string())];
         self.conns.insert(conn, ConnInfo::new(tx, remote, auth));
         self.stats.packets_received += 1;
+        if !self.serving() {
+            // As Apache: "ZooKeeperServer not running"; the client tries
+            // another server.
+            tracing::debug!(conn, "refusing a client: not serving (no leader yet)");
+            self.send(conn, Outbound::Close);
+            return;
+        }
         let last = self.tree.last_zxid();
         if req.last_zxid_seen > last {
             tracing::info!(
@@ -306,6 +425,10 @@ impl Core {
             (req.timeout.max(0) as u32).clamp(self.config.min_session_timeout, self.config.max_session_timeout) as i32;
         let now = Instant::now();
         let read_only = req.read_only.map(|_| false);
+        if matches!(self.role, Role::Following(_)) {
+            self.follower_connect(conn, req, timeout, read_only);
+            return;
+        }
         let session_id = if req.session_id == 0 {
             let id = self.next_session_id;
             self.next_session_id += 1;
@@ -339,6 +462,11 @@ impl Core {
             tracing::info!(conn, session = format_args!("0x{id:x}"), "session re-established");
             id
         };
+        self.session_ready(conn, session_id, timeout, read_only);
+    }
+
+    /// Answer a connect with its session.
+    pub(crate) fn session_ready(&mut self, conn: ConnId, session_id: i64, timeout: i32, read_only: Option<bool>) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.session_id = session_id;
             c.timeout = timeout;
@@ -349,6 +477,7 @@ impl Core {
     }
 
     fn disconnected(&mut self, conn: ConnId) {
+        self.follower_disconnected(conn);
         if let Some(info) = self.conns.remove(&conn) {
             self.watches.remove_conn(conn);
             if let Some(s) = self.sessions.get_mut(info.session_id) {
@@ -359,8 +488,7 @@ impl Core {
         }
     }
 
-    fn request(&mut self, conn: ConnId, xid: i32, opcode: i32, req: Request, received: Instant) {
-        let _ = opcode;
+    fn request(&mut self, conn: ConnId, xid: i32, opcode: i32, req: Request, body: Bytes, received: Instant) {
         self.stats.packets_received += 1;
         if let Some(p) = req.path() {
             let bytes = match &req {
@@ -376,16 +504,27 @@ impl Core {
         info.received += 1;
         info.last_cxid = xid;
         let session_id = info.session_id;
-        let mut auth = std::mem::take(&mut info.auth);
         self.sessions.touch(session_id, Instant::now());
         if self.sessions.get(session_id).is_none_or(|s| s.closing) {
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.auth = auth;
-            }
             self.reply(conn, xid, Err(ZkError::SessionExpired), Some(received));
             self.send(conn, Outbound::Close);
             return;
         }
+        if matches!(self.role, Role::Following(_)) {
+            let timeout = self.conns.get(&conn).map_or(0, |c| c.timeout);
+            let waiting = super::role::Waiting { xid, opcode, req, body, received };
+            if let Some(w) = self.follower_request(conn, session_id, timeout, waiting) {
+                self.route_request(conn, session_id, w.xid, w.req, w.received);
+            }
+            return;
+        }
+        self.route_request(conn, session_id, xid, req, received);
+    }
+
+    /// Answer a request here: a read, or (alone or leading) a write.
+    pub(crate) fn route_request(&mut self, conn: ConnId, session_id: i64, xid: i32, req: Request, received: Instant) {
+        let Some(info) = self.conns.get_mut(&conn) else { return };
+        let mut auth = std::mem::take(&mut info.auth);
         let mut events = Vec::new();
         let outcome = {
             let mut ctx = Ctx {
@@ -435,6 +574,22 @@ impl Core {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.role_tick();
+        // Only a server that commits on its own, or leads, expires
+        // sessions and reaps containers; followers hear of it in commits.
+        let commits = match &self.role {
+            Role::Standalone => true,
+            Role::Leading(l) => l.leader.serving(),
+            _ => false,
+        };
+        let purge_every = Duration::from_secs(self.config.purge_interval as u64 * 3600);
+        if self.config.purge_interval > 0 && now.duration_since(self.last_purge) >= purge_every {
+            self.last_purge = now;
+            let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
+        }
+        if !commits {
+            return;
+        }
         for id in self.sessions.take_expired(now) {
             tracing::info!(session = format_args!("0x{id:x}"), "expiring session: timeout exceeded");
             let _ = self.commit(id, 0, Txn::CloseSession);
@@ -447,11 +602,6 @@ impl Core {
         if now.duration_since(self.last_container_check) >= self.config.container_check_interval {
             self.last_container_check = now;
             self.reap_containers();
-        }
-        let purge_every = Duration::from_secs(self.config.purge_interval as u64 * 3600);
-        if self.config.purge_interval > 0 && now.duration_since(self.last_purge) >= purge_every {
-            self.last_purge = now;
-            let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
         }
     }
 

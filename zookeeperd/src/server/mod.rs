@@ -3,7 +3,12 @@
 
 pub mod connection;
 pub mod core;
+mod ensemble;
+mod following;
+mod leading;
 pub mod outbound;
+mod quorum_io;
+pub mod role;
 pub mod session;
 pub mod stats;
 
@@ -34,6 +39,9 @@ pub enum CoreMsg {
         xid: i32,
         opcode: i32,
         req: Request,
+        /// The request's bytes after its header, for a follower to
+        /// forward to its leader as they came.
+        body: Bytes,
         received: Instant,
     },
     /// A request with an opcode we do not know: Unimplemented, then close.
@@ -54,6 +62,8 @@ pub enum CoreMsg {
         cmd: String,
         reply: oneshot::Sender<Option<serde_json::Value>>,
     },
+    /// The election's decision and the quorum port's traffic.
+    Quorum(role::QuorumEvent),
 }
 
 /// Frames from the core to a connection.
@@ -137,23 +147,19 @@ pub struct Running {
     pub admin_addr: Option<SocketAddr>,
     pub shutdown: shared::shutdown::Shutdown,
     core: tokio::task::JoinHandle<Result<(), ServerError>>,
-    writer: std::thread::JoinHandle<()>,
 }
 
 impl Running {
     /// Stop accepting, drain the core, flush the log.
     pub async fn stop(self) -> Result<(), ServerError> {
         self.shutdown.trigger();
-        let r = self.core.await.unwrap_or(Ok(()));
-        let _ = tokio::task::spawn_blocking(move || self.writer.join()).await;
-        r
+        self.core.await.unwrap_or(Ok(()))
     }
 
     /// Wait for the core to end (shutdown or fatal log error).
     pub async fn wait(self) -> Result<(), ServerError> {
         let r = self.core.await.unwrap_or(Ok(()));
         self.shutdown.trigger();
-        let _ = tokio::task::spawn_blocking(move || self.writer.join()).await;
         r
     }
 }
@@ -163,13 +169,6 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
     let config = Arc::new(config);
     for k in &config.unknown_keys {
         tracing::warn!(key = %k, "unknown configuration key ignored");
-    }
-    if config.servers.len() > 1 {
-        tracing::warn!(
-            servers = config.servers.len(),
-            "zoo.cfg lists {} servers; the replicated ensemble is not implemented yet, so this server runs STANDALONE",
-            config.servers.len()
-        );
     }
     let t0 = Instant::now();
     let snap_dir = config.data_dir.join("version-2");
@@ -185,8 +184,13 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
         elapsed_ms = t0.elapsed().as_millis() as u64,
         "data tree recovered"
     );
-    let (log, durable_rx, writer) =
-        crate::persist::spawn_writer(rec.writer, snap_dir, log_dir, config.force_sync, config.pre_alloc_size);
+    // Apache runs standalone with one server line or none (standaloneEnabled).
+    let quorum = if config.servers.len() > 1 {
+        Some(crate::server::ensemble::quorum_from_config(&config, rec.tree.last_zxid())?)
+    } else {
+        None
+    };
+    let log = crate::persist::spawn_writer(rec.writer, snap_dir, log_dir, config.force_sync, config.pre_alloc_size);
     let ip = config.client_port_address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let addr = SocketAddr::new(ip, config.client_port);
     let listener =
@@ -199,11 +203,12 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
     } else {
         None
     };
-    let core = crate::server::core::Core::new(rec.tree, config.clone(), log);
-    let core = tokio::spawn(core.run(core_rx, durable_rx, signal.clone()));
+    let mode = if quorum.is_some() { "ensemble member, looking for a leader" } else { "standalone" };
+    let core = crate::server::core::Core::new(rec.tree, config.clone(), log, quorum);
+    let core = tokio::spawn(core.run(core_rx, core_tx.clone(), signal.clone()));
     tokio::spawn(accept_loop(listener, config.clone(), core_tx, signal));
-    tracing::info!(%client_addr, admin = ?admin_addr, "zookeeperd serving (standalone)");
-    Ok(Running { client_addr, admin_addr, shutdown, core, writer })
+    tracing::info!(%client_addr, admin = ?admin_addr, "zookeeperd serving ({mode})");
+    Ok(Running { client_addr, admin_addr, shutdown, core })
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);

@@ -25,8 +25,25 @@ fn uses_open_unsafe_ref(path: &str, acl: &[Acl]) -> bool {
     matches!(path, "/" | ZOOKEEPER_PATH | QUOTA_PATH) && acl == Acl::open_unsafe().as_slice()
 }
 
-/// Encode the tree, without copying node data into an intermediate value.
+/// Encode the tree as a snapshot file, without copying node data into an
+/// intermediate value.
 pub fn encode(tree: &DataTree) -> BytesMut {
+    encode_as(tree, false)
+}
+
+/// The tree as a leader streams it after SNAP: the snapshot's body alone.
+pub fn encode_stream(tree: &DataTree) -> BytesMut {
+    encode_as(tree, true)
+}
+
+/// Decode a SNAP stream's body (see `encode_stream`) into a tree as of
+/// `zxid`; returns the tree and the bytes it took.
+pub fn decode_stream(buf: &[u8], zxid: i64) -> Result<(DataTree, usize), ApacheError> {
+    let (snap, used) = Snapshot::decode_stream(buf)?;
+    Ok((from_snapshot(&snap, zxid)?, used))
+}
+
+fn encode_as(tree: &DataTree, stream: bool) -> BytesMut {
     let paths = tree.sorted_paths();
     let nodes = tree.nodes();
     // ACL lists are interned in the tree, so equal lists mostly share one
@@ -49,12 +66,21 @@ pub fn encode(tree: &DataTree) -> BytesMut {
         };
         node_refs.push(r);
     }
-    let mut w = SnapshotWriter::new(SNAP_DBID, tree.sessions(), &acls, size + 16 * tree.sessions().len());
+    let capacity = size + 16 * tree.sessions().len();
+    let mut w = if stream {
+        SnapshotWriter::stream(tree.sessions(), &acls, capacity)
+    } else {
+        SnapshotWriter::new(SNAP_DBID, tree.sessions(), &acls, capacity)
+    };
     for (p, r) in paths.iter().zip(node_refs) {
         let n = &nodes[*p];
         w.node(stored_path(p), n.data.as_deref(), r, &n.stat);
     }
-    w.finish(Some(ZxidDigest::EMPTY))
+    if stream {
+        w.finish_stream()
+    } else {
+        w.finish(Some(ZxidDigest::EMPTY))
+    }
 }
 
 /// Decode a snapshot taken at `zxid` into a tree.
@@ -164,5 +190,12 @@ mod tests {
         assert_eq!(back.containers().len(), 1);
         assert_eq!(back.ttls().len(), 1);
         assert_eq!(back.approximate_data_size(), t.approximate_data_size());
+        // The SNAP stream is the same body without header, seals or digest.
+        let stream = encode_stream(&t);
+        assert_eq!(&bytes[16..16 + stream.len()], &stream[..]);
+        let (streamed, used) = decode_stream(&stream, 5).expect("stream decodes");
+        assert_eq!(used, stream.len());
+        assert_eq!(streamed.sorted_paths(), t.sorted_paths());
+        assert_eq!(streamed.sessions(), t.sessions());
     }
 }

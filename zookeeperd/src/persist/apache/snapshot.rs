@@ -108,41 +108,7 @@ impl Snapshot {
     pub fn decode(buf: &[u8]) -> Result<Snapshot, ApacheError> {
         let mut r = Reader::new(buf);
         let header = FileHeader::decode(&mut r, SNAP_MAGIC)?;
-        let mut sessions = BTreeMap::new();
-        // Apache reads `while (count > 0)`: a negative count is none.
-        for _ in 0..r.read_int()?.max(0) {
-            let id = r.read_long()?;
-            sessions.insert(id, r.read_int()?);
-        }
-        let mut acls = BTreeMap::new();
-        for _ in 0..r.read_int()?.max(0) {
-            let reference = r.read_long()?;
-            let list = r.read_vec(12, Acl::decode)?.ok_or(ApacheError::Malformed("null ACL list"))?;
-            acls.insert(reference, list);
-        }
-        let mut nodes = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        loop {
-            let path = r.read_string()?;
-            if path == "/" {
-                break;
-            }
-            // As DataTree.deserialize: no '/' makes the root, else the
-            // parent must already be there.
-            if let Some(slash) = path.rfind('/') {
-                if !seen.contains(&path[..slash]) {
-                    return Err(ApacheError::Malformed("node before its parent"));
-                }
-            }
-            let data = r.read_buffer()?;
-            let acl = r.read_long()?;
-            if r.remaining() < STAT_LEN {
-                return Err(ApacheError::Malformed("truncated node stat"));
-            }
-            let stat = decode_stat(&mut r)?;
-            seen.insert(path.clone());
-            nodes.push(SnapshotNode { path, data, acl, stat });
-        }
+        let (sessions, acls, nodes) = decode_body(&mut r)?;
         check_seal(buf, &mut r)?;
         let digest = if r.remaining() == 0 {
             None
@@ -162,6 +128,57 @@ impl Snapshot {
         }
         Ok(Snapshot { dbid: header.dbid, sessions, acls, nodes, digest })
     }
+
+    /// The database as a leader streams it after SNAP
+    /// (`ZKDatabase.serializeSnapshot`): the body alone, with no header,
+    /// seal or digest. Returns it and the bytes it took.
+    pub fn decode_stream(buf: &[u8]) -> Result<(Snapshot, usize), ApacheError> {
+        let mut r = Reader::new(buf);
+        let (sessions, acls, nodes) = decode_body(&mut r)?;
+        Ok((Snapshot { dbid: SNAP_DBID, sessions, acls, nodes, digest: None }, r.position()))
+    }
+}
+
+type Body = (BTreeMap<i64, i32>, BTreeMap<i64, Vec<Acl>>, Vec<SnapshotNode>);
+
+/// Sessions, the ACL cache and the nodes up to the "/" end marker.
+fn decode_body(r: &mut Reader) -> Result<Body, ApacheError> {
+    let mut sessions = BTreeMap::new();
+    // Apache reads `while (count > 0)`: a negative count is none.
+    for _ in 0..r.read_int()?.max(0) {
+        let id = r.read_long()?;
+        sessions.insert(id, r.read_int()?);
+    }
+    let mut acls = BTreeMap::new();
+    for _ in 0..r.read_int()?.max(0) {
+        let reference = r.read_long()?;
+        let list = r.read_vec(12, Acl::decode)?.ok_or(ApacheError::Malformed("null ACL list"))?;
+        acls.insert(reference, list);
+    }
+    let mut nodes = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    loop {
+        let path = r.read_string()?;
+        if path == "/" {
+            break;
+        }
+        // As DataTree.deserialize: no '/' makes the root, else the
+        // parent must already be there.
+        if let Some(slash) = path.rfind('/') {
+            if !seen.contains(&path[..slash]) {
+                return Err(ApacheError::Malformed("node before its parent"));
+            }
+        }
+        let data = r.read_buffer()?;
+        let acl = r.read_long()?;
+        if r.remaining() < STAT_LEN {
+            return Err(ApacheError::Malformed("truncated node stat"));
+        }
+        let stat = decode_stat(r)?;
+        seen.insert(path.clone());
+        nodes.push(SnapshotNode { path, data, acl, stat });
+    }
+    Ok((sessions, acls, nodes))
 }
 
 /// Writes a snapshot piece by piece, so a caller with its own tree need
@@ -175,6 +192,15 @@ impl SnapshotWriter {
     pub fn new(dbid: i64, sessions: &BTreeMap<i64, i32>, acls: &BTreeMap<i64, Vec<Acl>>, capacity: usize) -> Self {
         let mut w = BytesMut::with_capacity(capacity);
         FileHeader { magic: SNAP_MAGIC, version: FORMAT_VERSION, dbid }.encode(&mut w);
+        Self::body(w, sessions, acls)
+    }
+
+    /// For SNAP sync's stream: no header; end with `finish_stream`.
+    pub fn stream(sessions: &BTreeMap<i64, i32>, acls: &BTreeMap<i64, Vec<Acl>>, capacity: usize) -> Self {
+        Self::body(BytesMut::with_capacity(capacity), sessions, acls)
+    }
+
+    fn body(mut w: BytesMut, sessions: &BTreeMap<i64, i32>, acls: &BTreeMap<i64, Vec<Acl>>) -> Self {
         write_int(&mut w, sessions.len() as i32);
         for (id, timeout) in sessions {
             write_long(&mut w, *id);
@@ -194,6 +220,12 @@ impl SnapshotWriter {
         write_buffer(&mut self.w, data);
         write_long(&mut self.w, acl);
         encode_stat(&mut self.w, stat);
+    }
+
+    /// The end marker alone: the stream a leader sends after SNAP.
+    pub fn finish_stream(mut self) -> BytesMut {
+        write_string(&mut self.w, "/");
+        self.w
     }
 
     /// The end marker, the seal, and the digest with its own seal.

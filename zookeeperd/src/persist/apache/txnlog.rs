@@ -80,11 +80,16 @@ pub fn encode_header(dbid: i64, w: &mut BytesMut) {
 
 /// One framed record: checksum, entry as a buffer, 'B'.
 pub fn encode_record(rec: &TxnRecord, w: &mut BytesMut) -> Result<(), ApacheError> {
-    let entry = rec.encode()?;
-    write_long(w, adler32(&entry));
-    write_buffer(w, Some(&entry));
-    w.put_u8(EOR);
+    frame_entry(&rec.encode()?, w);
     Ok(())
+}
+
+/// Frame an entry's bytes (`TxnRecord::encode`, or a proposal's data as
+/// a leader sent it) as a log record.
+pub fn frame_entry(entry: &[u8], w: &mut BytesMut) {
+    write_long(w, adler32(entry));
+    write_buffer(w, Some(entry));
+    w.put_u8(EOR);
 }
 
 /// A whole log file without padding.

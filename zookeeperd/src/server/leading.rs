@@ -1,0 +1,270 @@
+//! The core as leader: it carries out `quorum::leader`'s actions. Writes
+//! are applied as they are proposed (so the next request is prepared
+//! against everything before it, as Apache's outstanding changes do) and
+//! their replies are held until a quorum, us included, has logged them.
+//! Learners' forwarded requests are prepared here like our own clients'.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::core::Core;
+use super::role::{Leading, PeerTx, Role};
+use crate::error::ZkError;
+use crate::jute::records::Id;
+use crate::jute::request::{decode_body, op, Request};
+use crate::jute::Reader;
+use crate::ops::{self, Ctx, Outcome};
+use crate::quorum::epoch;
+use crate::quorum::leader::{Action, Leader, LeaderConfig};
+use crate::quorum::packet::{revalidate_answer, ForwardedRequest, PacketType, QuorumPacket};
+use crate::txn::Txn;
+use crate::watch::WatchManager;
+
+impl Core {
+    pub(crate) fn become_leader(&mut self) {
+        let Some(tx) = self.self_tx.clone() else { return };
+        let max = self.max_packet();
+        let Some(q) = self.quorum.as_mut() else { return };
+        let listener = match super::quorum_io::listen(q.quorum_addr, q.gen, max, tx) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(addr = %q.quorum_addr, error = %e, "cannot bind the quorum port; electing again");
+                q.gen += 1;
+                self.start_election();
+                return;
+            }
+        };
+        let cfg = LeaderConfig {
+            sid: q.sid,
+            voters: q.voters.clone(),
+            accepted_epoch: q.accepted_epoch,
+            current_epoch: q.current_epoch,
+            last_zxid: self.tree.last_zxid(),
+            history: q.history.iter().cloned().collect(),
+            verifier: Some(q.verifier.clone()),
+            tick_ms: self.config.tick_time as u64,
+            init_limit: self.config.init_limit as u64,
+            sync_limit: self.config.sync_limit as u64,
+        };
+        let now = self.now_ms();
+        let mut leader = Leader::new(cfg, now);
+        let actions = leader.start(now);
+        let committed = self.tree.last_zxid();
+        self.role = Role::Leading(Box::new(Leading {
+            leader,
+            learners: HashMap::new(),
+            committed,
+            syncs: VecDeque::new(),
+            listener,
+        }));
+        self.reset_sessions();
+        shared::readiness::notify_status("leading; syncing followers");
+        self.lead(actions);
+    }
+
+    /// Propose a txn `commit` built (the tree takes it right after).
+    pub(crate) fn propose(&mut self, zxid: i64, bytes: Vec<u8>) {
+        let Role::Leading(l) = &mut self.role else { return };
+        let Some((z, actions)) = l.leader.propose(bytes.clone()) else {
+            tracing::error!(zxid = format_args!("{zxid:#x}"), "proposal while not serving");
+            return;
+        };
+        debug_assert_eq!(z, zxid);
+        if let Some(q) = self.quorum.as_mut() {
+            q.remember(zxid, bytes);
+        }
+        self.lead(actions);
+    }
+
+    pub(crate) fn leader_logged(&mut self, zxid: i64) {
+        let Role::Leading(l) = &mut self.role else { return };
+        let actions = l.leader.logged(zxid);
+        self.lead(actions);
+    }
+
+    pub(crate) fn leader_tick(&mut self) {
+        let now = self.now_ms();
+        let Role::Leading(l) = &mut self.role else { return };
+        let actions = l.leader.on_tick(now);
+        self.lead(actions);
+    }
+
+    pub(crate) fn learner_connected(&mut self, conn: u64, tx: PeerTx, remote: SocketAddr) {
+        let now = self.now_ms();
+        let Role::Leading(l) = &mut self.role else { return };
+        tracing::info!(conn, %remote, "learner connected");
+        l.learners.insert(conn, tx);
+        l.leader.on_connect(conn, now);
+    }
+
+    pub(crate) fn learner_packet(&mut self, conn: u64, qp: QuorumPacket) {
+        let now = self.now_ms();
+        let Role::Leading(l) = &mut self.role else { return };
+        let actions = l.leader.on_packet(now, conn, qp);
+        self.lead(actions);
+    }
+
+    pub(crate) fn learner_gone(&mut self, conn: u64, reason: &str) {
+        let Role::Leading(l) = &mut self.role else { return };
+        if l.learners.remove(&conn).is_some() {
+            tracing::info!(conn, reason, "learner connection ended");
+        }
+        l.leader.on_disconnect(conn);
+    }
+
+    fn to_learner(&mut self, conn: u64, bytes: Bytes) {
+        if let Role::Leading(l) = &self.role {
+            if let Some(tx) = l.learners.get(&conn) {
+                let _ = tx.send(bytes);
+            }
+        }
+    }
+
+    pub(crate) fn lead(&mut self, actions: Vec<Action>) {
+        for a in actions {
+            if !matches!(self.role, Role::Leading(_)) {
+                return;
+            }
+            match a {
+                Action::Send { to, packet } => self.to_learner(to, Bytes::from(packet.to_bytes())),
+                Action::SendSnapshot { to, zxid } => {
+                    // The tree holds every proposal, so it is at the last one.
+                    if zxid != self.tree.last_zxid() {
+                        tracing::warn!(zxid, tree = self.tree.last_zxid(), "snapshot zxid differs from the tree's");
+                    }
+                    let mut b = BytesMut::new();
+                    QuorumPacket::new(PacketType::Snap, self.tree.last_zxid(), None).encode(&mut b);
+                    b.extend_from_slice(&crate::quorum::snapstream::encode(&self.tree));
+                    tracing::info!(
+                        conn = to,
+                        zxid = format_args!("{zxid:#x}"),
+                        bytes = b.len(),
+                        "syncing a learner by snapshot"
+                    );
+                    self.to_learner(to, b.freeze());
+                }
+                Action::SetAcceptedEpoch(e) => self.set_epoch(epoch::ACCEPTED, e),
+                Action::SetCurrentEpoch(e) => self.set_epoch(epoch::CURRENT, e),
+                Action::Log { txn, .. } => {
+                    let mut buf = BytesMut::with_capacity(txn.len() + 16);
+                    crate::persist::apache::txnlog::frame_entry(&txn, &mut buf);
+                    self.batch.push(buf);
+                }
+                Action::Commit { zxid } => self.leader_committed(zxid),
+                Action::StartServing => {
+                    let epoch = self.quorum.as_ref().map_or(0, |q| q.current_epoch);
+                    tracing::info!(epoch, "leading: a quorum is in sync; serving clients");
+                    self.update_election_vote(epoch);
+                    shared::readiness::notify_status("leading");
+                }
+                Action::Close { conn, reason } => {
+                    tracing::info!(conn, reason, "dropping learner");
+                    if let Role::Leading(l) = &mut self.role {
+                        l.learners.remove(&conn);
+                    }
+                }
+                Action::StepDown(why) => {
+                    self.go_looking(&why);
+                    return;
+                }
+                Action::Touch { sessions } => {
+                    let now = Instant::now();
+                    for (id, _) in sessions {
+                        self.sessions.touch(id, now);
+                    }
+                }
+                Action::Request { conn, request, auth } => self.forwarded(conn, request, auth),
+                Action::Revalidate { conn, session, timeout } => {
+                    let valid = self.sessions.get(session).is_some_and(|s| !s.closing);
+                    if valid {
+                        self.sessions.touch(session, Instant::now());
+                    }
+                    tracing::debug!(session = format_args!("{session:#x}"), timeout, valid, "revalidated");
+                    let qp = QuorumPacket::new(PacketType::Revalidate, -1, Some(revalidate_answer(session, valid)));
+                    self.to_learner(conn, Bytes::from(qp.to_bytes()));
+                }
+            }
+        }
+    }
+
+    fn leader_committed(&mut self, zxid: i64) {
+        let Role::Leading(l) = &mut self.role else { return };
+        l.committed = l.committed.max(zxid);
+        let mut done = Vec::new();
+        while l.syncs.front().is_some_and(|(z, _)| *z <= zxid) {
+            if let Some((_, conn)) = l.syncs.pop_front() {
+                done.push(conn);
+            }
+        }
+        for conn in done {
+            self.to_learner(conn, Bytes::from(QuorumPacket::new(PacketType::Sync, 0, None).to_bytes()));
+        }
+        self.release_held();
+    }
+
+    /// A request a learner forwarded: prepared and proposed like our own
+    /// clients' (a failed check is an error txn, which the learner turns
+    /// into its client's reply), or a sync answered once all before it
+    /// has committed.
+    fn forwarded(&mut self, conn: u64, r: ForwardedRequest, auth: Vec<Id>) {
+        let now = Instant::now();
+        let live = self.sessions.get(r.session_id).is_some_and(|s| !s.closing);
+        let txn = match r.opcode {
+            op::SYNC => {
+                let Role::Leading(l) = &mut self.role else { return };
+                match l.leader.sync_point() {
+                    Some(z) => l.syncs.push_back((z, conn)),
+                    None => self.to_learner(conn, Bytes::from(QuorumPacket::new(PacketType::Sync, 0, None).to_bytes())),
+                }
+                return;
+            }
+            op::CREATE_SESSION => match r.body.get(..4) {
+                Some(b) => {
+                    let timeout = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+                    self.sessions.add(r.session_id, timeout, None, now);
+                    Txn::CreateSession { timeout }
+                }
+                None => Txn::Error(ZkError::MarshallingError.code()),
+            },
+            _ if !live => Txn::Error(ZkError::SessionExpired.code()),
+            op::CLOSE_SESSION => Txn::CloseSession,
+            opcode => {
+                self.sessions.touch(r.session_id, now);
+                let req = decode_body(opcode, &mut Reader::new(&r.body)).unwrap_or(Request::Malformed { opcode });
+                let mut auth = auth;
+                let mut events = Vec::new();
+                let mut watches = WatchManager::default();
+                let mut ctx = Ctx {
+                    tree: &self.tree,
+                    watches: &mut watches,
+                    conn: 0,
+                    session_id: r.session_id,
+                    auth: &mut auth,
+                    settings: &self.settings,
+                    events: &mut events,
+                };
+                match ops::route(&mut ctx, req) {
+                    Outcome::Write(txn, _) => txn,
+                    Outcome::Reply(Err(e)) | Outcome::ReplyAndClose(e) => Txn::Error(e.code()),
+                    _ => Txn::Error(ZkError::SystemError.code()),
+                }
+            }
+        };
+        let close = matches!(txn, Txn::CloseSession);
+        let _ = self.commit(r.session_id, r.cxid, txn);
+        if close {
+            self.sessions.remove(r.session_id);
+        }
+    }
+
+    /// Learners connected, and those past their sync (mntr's followers).
+    pub(crate) fn learner_counts(&self) -> Option<(usize, usize)> {
+        match &self.role {
+            Role::Leading(l) => Some((l.learners.len(), l.leader.forwarding_count())),
+            _ => None,
+        }
+    }
+}
