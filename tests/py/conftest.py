@@ -185,6 +185,9 @@ class ZkServer:
                     continue
                 f.write("%s=%s\n" % (k, v))
 
+    # Apache's main class (ensemble members run QuorumPeerMain instead)
+    apache_main = APACHE_MAIN
+
     def command(self):
         if self.impl == "apache":
             jvm = [
@@ -195,12 +198,19 @@ class ZkServer:
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
                 "-Dzookeeper.jmx.log4j.disable=true",
-                "-cp", APACHE_CLASSPATH, APACHE_MAIN, str(self.cfg_path),
+                "-cp", APACHE_CLASSPATH, self.apache_main, str(self.cfg_path),
             ]
             return jvm
         return [str(zookeeperd_bin()), str(self.cfg_path)]
 
     def start(self, timeout=30.0):
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self):
+        """Start the process without waiting for it to serve (an ensemble
+        member serves only once a quorum is up)."""
         self.write_cfg()
         self._log = open(self.log_path, "ab")
         self._log.write(("\n===== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
@@ -212,7 +222,6 @@ class ZkServer:
                                      start_new_session=True,
                                      preexec_fn=_die_with_parent)
         self.starts += 1
-        self.wait_ready(timeout)
         return self
 
     def log_tail(self, n=60):
@@ -404,8 +413,10 @@ def uniq(request):
 
 
 def make_kazoo(server, timeout=10.0, **kw):
+    """server: a ZkServer, or a kazoo hosts string ("h:p,h:p")."""
     from kazoo.client import KazooClient
-    c = KazooClient(hosts=server.hostport, timeout=timeout, **kw)
+    hosts = server if isinstance(server, str) else server.hostport
+    c = KazooClient(hosts=hosts, timeout=timeout, **kw)
     c.start(timeout=15)
     return c
 

@@ -89,17 +89,26 @@ fn toml_config() {
 }
 
 #[test]
-fn seed_three_server_zoo_cfg_runs_standalone_and_says_so() {
-    let server = ZkServer::start_with_file(
-        "zoo.cfg",
-        "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={dataDir}\nclientPort={port}\n\
-         autopurge.snapRetainCount=3\nautopurge.purgeInterval=1\nadmin.enableServer=false\n\
-         server.1=peter-zk01.foo.bar:2888:3888;2181\nserver.2=peter-zk02.foo.bar:2888:3888;2181\n\
-         server.3=peter-zk03.foo.bar:2888:3888;2181\n",
-        &[],
-    );
-    assert!(four_letter(server.port, "srvr").unwrap().contains("Mode: standalone"));
-    assert!(server.log().contains("runs STANDALONE"), "{}", server.log());
+fn seed_three_server_zoo_cfg_without_myid_is_refused_naming_the_file() {
+    // The seeds' zoo.cfg: an ensemble member needs dataDir/myid, as
+    // Apache's QuorumPeerConfig insists; it must not quietly run alone.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=0\n\
+             autopurge.snapRetainCount=3\nautopurge.purgeInterval=1\nadmin.enableServer=false\n\
+             server.1=peter-zk01.foo.bar:2888:3888;2181\nserver.2=peter-zk02.foo.bar:2888:3888;2181\n\
+             server.3=peter-zk03.foo.bar:2888:3888;2181\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(system_tests::binary("zookeeperd")).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("myid") && err.contains(&dir.path().join("myid").display().to_string()), "{err}");
 }
 
 #[test]

@@ -157,7 +157,7 @@ mod tests {
     use crate::jute::records::Acl;
     use crate::txn::{Txn, TxnEntry};
 
-    fn tree(n: usize) -> DataTree {
+    pub(super) fn tree(n: usize) -> DataTree {
         let mut t = DataTree::new();
         let mut trig = Vec::new();
         let apply = |t: &mut DataTree, zxid: i64, txn: Txn, trig: &mut Vec<_>| {
@@ -210,5 +210,44 @@ mod tests {
         bytes.extend_from_slice(&3i32.to_be_bytes());
         bytes.extend_from_slice(b"Ben");
         assert!(decode(&bytes, 4).is_err());
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Random bytes never panic the scanner, and an end it reports is
+        /// inside what it was given.
+        #[test]
+        fn scanning_garbage_is_safe(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut scan = StreamScan::new(4096);
+            if let Ok(Some(n)) = scan.scan(&bytes) {
+                prop_assert!(n <= bytes.len());
+                let _ = decode(&bytes[..n], 1);
+            }
+        }
+
+        /// A stream cut anywhere is incomplete until its last byte, and
+        /// whole after, whatever the steps it arrived in.
+        #[test]
+        fn a_stream_is_found_exactly_at_its_end(nodes in 0usize..30, step in 1usize..200) {
+            let t = super::tests::tree(nodes);
+            let bytes = encode(&t);
+            let mut scan = StreamScan::new(1 << 20);
+            let mut have = 0;
+            let found = loop {
+                have = (have + step).min(bytes.len());
+                match scan.scan(&bytes[..have]).expect("well formed") {
+                    Some(n) => break n,
+                    None => prop_assert!(have < bytes.len()),
+                }
+            };
+            prop_assert_eq!(found, bytes.len());
+            let back = decode(&bytes, t.last_zxid()).expect("decodes");
+            prop_assert_eq!(back.sorted_paths(), t.sorted_paths());
+        }
     }
 }

@@ -295,19 +295,36 @@ impl Core {
     /// Log (or, leading, propose) and apply one txn; fire its watches.
     /// Returns the apply result.
     pub(crate) fn commit(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Result<Applied, ZkError> {
+        self.commit_as(session_id, cxid, txn, None)
+    }
+
+    /// As `commit`, for a client's write: its header carries the request's
+    /// opcode as Apache's does (a create2's txn is a create2, and an Apache
+    /// follower types its reply by it).
+    pub(crate) fn commit_as(
+        &mut self,
+        session_id: i64,
+        cxid: i32,
+        txn: Txn,
+        kind: Option<&ReplyKind>,
+    ) -> Result<Applied, ZkError> {
+        let op = match kind {
+            Some(ReplyKind::Create { opcode }) => Some(*opcode),
+            _ => None,
+        };
         let zxid = match &self.role {
             Role::Leading(l) => l.leader.next_zxid(),
             _ => self.tree.last_zxid() + 1,
         };
         let mut entry = TxnEntry { zxid, time: now_ms(), session_id, cxid, txn };
-        let bytes = match self.entry_bytes(&entry) {
+        let bytes = match self.entry_bytes(&entry, op) {
             Ok(b) => b,
             Err(e) => {
                 // Never apply what the log cannot hold: the write fails instead
                 // (an error txn still takes its zxid, as every failed write).
                 tracing::error!(zxid = entry.zxid, error = %e, "txn has no form in Apache's log; refused");
                 entry.txn = Txn::Error(ZkError::SystemError.code());
-                self.entry_bytes(&entry).unwrap_or_default()
+                self.entry_bytes(&entry, None).unwrap_or_default()
             }
         };
         if matches!(self.role, Role::Leading(_)) {
@@ -350,9 +367,13 @@ impl Core {
     /// `entry` as Apache's txn bytes (a log record's entry, a proposal's
     /// data). A session's close names its ephemerals, as Apache 3.6+
     /// writes it.
-    fn entry_bytes(&self, entry: &TxnEntry) -> Result<Vec<u8>, crate::persist::apache::ApacheError> {
+    fn entry_bytes(&self, entry: &TxnEntry, op: Option<i32>) -> Result<Vec<u8>, crate::persist::apache::ApacheError> {
+        use crate::jute::request::op::{CREATE, CREATE2};
         use crate::persist::apache::txn::{ApacheTxn, TxnRecord};
         let mut rec = TxnRecord::from_entry(entry)?;
+        if rec.header.op == CREATE && op == Some(CREATE2) {
+            rec.header.op = CREATE2;
+        }
         if let ApacheTxn::CloseSession { paths } = &mut rec.txn {
             let eph = self.tree.ephemerals_of(entry.session_id);
             *paths = Some(eph.map(|s| s.iter().cloned().collect()).unwrap_or_default());
@@ -559,7 +580,7 @@ impl Core {
                 self.send(conn, Outbound::Close);
             }
             Outcome::Write(txn, kind) => {
-                let applied = self.commit(session_id, xid, txn);
+                let applied = self.commit_as(session_id, xid, txn, Some(&kind));
                 let close = kind == ReplyKind::CloseSession;
                 let r = ops::build_reply(&kind, applied);
                 self.reply(conn, xid, r, Some(received));

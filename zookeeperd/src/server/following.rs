@@ -151,7 +151,7 @@ impl Core {
     pub(crate) fn run_deferred(&mut self) {
         loop {
             let Role::Following(f) = &mut self.role else { return };
-            if !f.deferred.front().is_some_and(|(b, _)| *b <= self.durable_zxid) {
+            if f.deferred.front().is_none_or(|(b, _)| *b > self.durable_zxid) {
                 return;
             }
             let Some((_, a)) = f.deferred.pop_front() else { return };

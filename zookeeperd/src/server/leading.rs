@@ -115,7 +115,7 @@ impl Core {
         l.leader.on_disconnect(conn);
     }
 
-    fn to_learner(&mut self, conn: u64, bytes: Bytes) {
+    fn to_learner(&self, conn: u64, bytes: Bytes) {
         if let Role::Leading(l) = &self.role {
             if let Some(tx) = l.learners.get(&conn) {
                 let _ = tx.send(bytes);
@@ -212,7 +212,7 @@ impl Core {
     fn forwarded(&mut self, conn: u64, r: ForwardedRequest, auth: Vec<Id>) {
         let now = Instant::now();
         let live = self.sessions.get(r.session_id).is_some_and(|s| !s.closing);
-        let txn = match r.opcode {
+        let (txn, kind) = match r.opcode {
             op::SYNC => {
                 let Role::Leading(l) = &mut self.role else { return };
                 match l.leader.sync_point() {
@@ -225,12 +225,12 @@ impl Core {
                 Some(b) => {
                     let timeout = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
                     self.sessions.add(r.session_id, timeout, None, now);
-                    Txn::CreateSession { timeout }
+                    (Txn::CreateSession { timeout }, None)
                 }
-                None => Txn::Error(ZkError::MarshallingError.code()),
+                None => (Txn::Error(ZkError::MarshallingError.code()), None),
             },
-            _ if !live => Txn::Error(ZkError::SessionExpired.code()),
-            op::CLOSE_SESSION => Txn::CloseSession,
+            _ if !live => (Txn::Error(ZkError::SessionExpired.code()), None),
+            op::CLOSE_SESSION => (Txn::CloseSession, None),
             opcode => {
                 self.sessions.touch(r.session_id, now);
                 let req = decode_body(opcode, &mut Reader::new(&r.body)).unwrap_or(Request::Malformed { opcode });
@@ -247,14 +247,14 @@ impl Core {
                     events: &mut events,
                 };
                 match ops::route(&mut ctx, req) {
-                    Outcome::Write(txn, _) => txn,
-                    Outcome::Reply(Err(e)) | Outcome::ReplyAndClose(e) => Txn::Error(e.code()),
-                    _ => Txn::Error(ZkError::SystemError.code()),
+                    Outcome::Write(txn, kind) => (txn, Some(kind)),
+                    Outcome::Reply(Err(e)) | Outcome::ReplyAndClose(e) => (Txn::Error(e.code()), None),
+                    _ => (Txn::Error(ZkError::SystemError.code()), None),
                 }
             }
         };
         let close = matches!(txn, Txn::CloseSession);
-        let _ = self.commit(r.session_id, r.cxid, txn);
+        let _ = self.commit_as(r.session_id, r.cxid, txn, kind.as_ref());
         if close {
             self.sessions.remove(r.session_id);
         }

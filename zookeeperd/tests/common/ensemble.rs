@@ -1,6 +1,6 @@
 //! A three-server ensemble on 127.0.0.1 for the interop tests: every
 //! member's zoo.cfg and myid (the seeds' settings, short ticks), and
-//! Apache's QuorumPeerMain as members. Whichever seats a test does not
+//! Apache's QuorumPeerMain or zookeeperd as members. Whichever seats a test does not
 //! start are its own to take (zookeeperd's election, leader or learner).
 
 use std::path::{Path, PathBuf};
@@ -49,27 +49,53 @@ impl Ensemble {
 
     /// Apache's QuorumPeerMain as member `sid` (1-based).
     pub fn start_apache(&self, sid: usize) -> QuorumPeer {
+        let mut cmd = Command::new("java");
+        cmd.args(["-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain"]);
+        self.spawn(sid, cmd, Kind::Apache)
+    }
+
+    /// zookeeperd as member `sid`, on the same zoo.cfg and dataDir.
+    pub fn start_zookeeperd(&self, sid: usize) -> QuorumPeer {
+        self.spawn(sid, Command::new(env!("CARGO_BIN_EXE_zookeeperd")), Kind::Zookeeperd)
+    }
+
+    pub fn start(&self, sid: usize, kind: Kind) -> QuorumPeer {
+        match kind {
+            Kind::Apache => self.start_apache(sid),
+            Kind::Zookeeperd => self.start_zookeeperd(sid),
+        }
+    }
+
+    fn spawn(&self, sid: usize, mut cmd: Command, kind: Kind) -> QuorumPeer {
         let cfg = &self.cfgs[sid - 1];
         let dir = cfg.parent().expect("member dir").to_path_buf();
-        let log = std::fs::File::create(dir.join("zookeeper.log")).expect("log");
-        let child = Command::new("java")
-            .args(["-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain"])
+        // Appended to, so a restarted member's log follows the earlier run's.
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("zookeeper.log")).expect("log");
+        let child = cmd
             .arg(cfg)
             .stdout(Stdio::from(log.try_clone().expect("clone")))
             .stderr(Stdio::from(log))
             .spawn()
-            .expect("java and Debian's zookeeper are installed");
+            .expect("java and Debian's zookeeper are installed, and zookeeperd is built");
         let (quorum_port, _, client_port) = self.ports[sid - 1];
-        QuorumPeer { child, dir, client_port, quorum_port }
+        QuorumPeer { child, dir, client_port, quorum_port, kind, sid }
     }
 }
 
-/// An Apache member, killed on drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Apache,
+    Zookeeperd,
+}
+
+/// A member, killed (SIGKILL) on drop.
 pub struct QuorumPeer {
     child: Child,
     dir: PathBuf,
     pub client_port: u16,
     pub quorum_port: u16,
+    pub kind: Kind,
+    pub sid: usize,
 }
 
 impl QuorumPeer {
