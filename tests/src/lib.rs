@@ -190,3 +190,108 @@ impl Drop for ZkServer {
         self.kill9();
     }
 }
+
+/// A three-member zookeeperd ensemble on 127.0.0.1 (zoo.cfg with
+/// `server.N` lines and `myid`, the seeds' shape with short ticks).
+pub struct ZkEnsemble {
+    pub dir: tempfile::TempDir,
+    /// Client port of each member (sid = index + 1).
+    pub ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+}
+
+impl ZkEnsemble {
+    /// Start all three and wait for one leader and two followers.
+    pub fn start() -> ZkEnsemble {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
+        let servers: String = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (q, e, c))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
+            .collect();
+        for (i, (_, _, client)) in ports.iter().enumerate() {
+            let member = dir.path().join(format!("s{}", i + 1));
+            std::fs::create_dir_all(member.join("data")).expect("data dir");
+            std::fs::write(member.join("data/myid"), format!("{}\n", i + 1)).expect("myid");
+            std::fs::write(
+                member.join("zoo.cfg"),
+                format!(
+                    "tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
+                     clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{servers}",
+                    member.join("data").display()
+                ),
+            )
+            .expect("zoo.cfg");
+        }
+        let mut e = ZkEnsemble { dir, ports: ports.iter().map(|p| p.2).collect(), children: vec![None, None, None] };
+        for i in 0..3 {
+            e.spawn(i);
+        }
+        e.wait_quorum();
+        e
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let member = self.dir.path().join(format!("s{}", i + 1));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(member.join("server.log")).expect("log");
+        let child = Command::new(binary("zookeeperd"))
+            .arg(member.join("zoo.cfg"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn zookeeperd");
+        self.children[i] = Some(child);
+    }
+
+    /// `hosts:ports` of all members, for zookeeper.connect.
+    pub fn connect(&self) -> String {
+        self.ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// srvr's Mode of member `i` (None when down or not serving).
+    pub fn mode(&self, i: usize) -> Option<String> {
+        self.children[i].as_ref()?;
+        let out = four_letter(self.ports[i], "srvr").ok()?;
+        out.lines().find_map(|l| l.strip_prefix("Mode: ")).map(str::to_string)
+    }
+
+    /// The leader's index once the running members are one leader and
+    /// followers.
+    pub fn leader(&self) -> Option<usize> {
+        let modes: Vec<Option<String>> = (0..3).map(|i| self.mode(i)).collect();
+        let running = self.children.iter().filter(|c| c.is_some()).count();
+        let leaders: Vec<usize> = (0..3).filter(|i| modes[*i].as_deref() == Some("leader")).collect();
+        let followers = modes.iter().filter(|m| m.as_deref() == Some("follower")).count();
+        (leaders.len() == 1 && leaders.len() + followers == running).then(|| leaders[0])
+    }
+
+    pub fn wait_quorum(&self) -> usize {
+        wait_for("one ZooKeeper leader and the rest following", Duration::from_secs(60), || self.leader())
+    }
+
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start member `i` again on its dataDir.
+    pub fn restart(&mut self, i: usize) {
+        self.kill9(i);
+        self.spawn(i);
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("s{}/server.log", i + 1))).unwrap_or_default()
+    }
+}
+
+impl Drop for ZkEnsemble {
+    fn drop(&mut self) {
+        for i in 0..3 {
+            self.kill9(i);
+        }
+    }
+}
