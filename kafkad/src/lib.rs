@@ -168,6 +168,7 @@ pub async fn run(cfg: BrokerConfig, shutdown: shared::shutdown::Shutdown) -> Res
         metrics::spawn_http(broker.clone(), sock, shutdown.clone());
     }
     shared::readiness::notify_ready();
+    spawn_systemd_status(broker.clone(), shutdown.clone());
     tracing::info!(broker_id = cfg.broker_id, "kafkad started");
 
     let mut sig = shutdown.subscribe();
@@ -260,6 +261,35 @@ fn spawn_log_cleaner(broker: Arc<Broker>, shutdown: &shared::shutdown::Shutdown)
 }
 
 /// Checkpoints, retention, producer id expiry and group session expiry.
+/// systemd's STATUS= line ("broker 1, controller, 12 partitions led, 0
+/// under-replicated") when it changes, and watchdog pings when WatchdogSec
+/// asks for them. Outside systemd both are no-ops.
+fn spawn_systemd_status(broker: Arc<Broker>, shutdown: shared::shutdown::Shutdown) {
+    let mut stop = shutdown.subscribe();
+    let watchdog = shared::readiness::watchdog_interval();
+    tokio::spawn(async move {
+        let every = watchdog.map_or(Duration::from_secs(2), |w| (w / 2).min(Duration::from_secs(2)));
+        let mut tick = tokio::time::interval(every);
+        let mut last = String::new();
+        loop {
+            tokio::select! { _ = tick.tick() => {}, _ = stop.recv() => return }
+            if watchdog.is_some() {
+                shared::readiness::notify_watchdog();
+            }
+            let parts: Vec<_> = broker.partitions.read().map(|m| m.values().cloned().collect()).unwrap_or_default();
+            let led = parts.iter().filter(|p| p.is_leader()).count();
+            let under = parts.iter().filter(|p| p.is_under_replicated()).count();
+            let role = if broker.is_controller() { ", controller" } else { "" };
+            let status =
+                format!("broker {}{role}, {led} partitions led, {under} under-replicated", broker.config.broker_id);
+            if status != last {
+                shared::readiness::notify_status(&status);
+                last = status;
+            }
+        }
+    });
+}
+
 fn spawn_housekeeping(broker: Arc<Broker>, shutdown: shared::shutdown::Shutdown) {
     let b = broker.clone();
     let mut stop = shutdown.subscribe();

@@ -114,6 +114,7 @@ fn notify_ready_after_bind_and_sigterm_is_clean() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kafkad"))
         .arg(&cfg)
         .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
         .env("RUST_LOG", "info")
         .stdout(Stdio::from(log.try_clone().expect("clone")))
         .stderr(Stdio::from(log))
@@ -139,6 +140,17 @@ fn notify_ready_after_bind_and_sigterm_is_clean() {
     wait_for("produce", Duration::from_secs(20), || {
         kcat(&["-b", &b, "-P", "-t", "t"], Some(b"x\n")).status.success().then_some(())
     });
+    // systemctl status shows the broker's role, and the watchdog is fed.
+    let mut heard = String::new();
+    let want = "STATUS=broker 1, controller, 1 partitions led, 0 under-replicated";
+    wait_for("the broker's STATUS and watchdog pings", Duration::from_secs(20), || {
+        if let Ok(n) = sock.recv(&mut buf) {
+            heard.push_str(&String::from_utf8_lossy(&buf[..n]));
+            heard.push('\n');
+        }
+        (heard.lines().any(|l| l == want) && heard.matches("WATCHDOG=1").count() >= 2).then_some(())
+    });
+    assert_eq!(heard.matches("READY=1").count(), 0, "one READY only (none from the embedded zookeeperd): {heard}");
 
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let status = wait_for("exit after SIGTERM", Duration::from_secs(30), || child.try_wait().ok().flatten());

@@ -203,6 +203,16 @@ pub struct ZkEnsemble {
 impl ZkEnsemble {
     /// Start all three and wait for one leader and two followers.
     pub fn start() -> ZkEnsemble {
+        let mut e = ZkEnsemble::configure();
+        for i in 0..3 {
+            e.start_member(i, &[]);
+        }
+        e.wait_quorum();
+        e
+    }
+
+    /// Write every member's zoo.cfg and myid; start none.
+    pub fn configure() -> ZkEnsemble {
         let dir = tempfile::tempdir().expect("tempdir");
         let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
         let servers: String = ports
@@ -224,19 +234,20 @@ impl ZkEnsemble {
             )
             .expect("zoo.cfg");
         }
-        let mut e = ZkEnsemble { dir, ports: ports.iter().map(|p| p.2).collect(), children: vec![None, None, None] };
-        for i in 0..3 {
-            e.spawn(i);
-        }
-        e.wait_quorum();
-        e
+        ZkEnsemble { dir, ports: ports.iter().map(|p| p.2).collect(), children: vec![None, None, None] }
     }
 
-    fn spawn(&mut self, i: usize) {
+    /// Start member `i` (0-based) with extra environment variables.
+    pub fn start_member(&mut self, i: usize, env: &[(&str, &str)]) {
+        self.spawn(i, env);
+    }
+
+    fn spawn(&mut self, i: usize, env: &[(&str, &str)]) {
         let member = self.dir.path().join(format!("s{}", i + 1));
         let log = std::fs::OpenOptions::new().create(true).append(true).open(member.join("server.log")).expect("log");
         let child = Command::new(binary("zookeeperd"))
             .arg(member.join("zoo.cfg"))
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -280,7 +291,7 @@ impl ZkEnsemble {
     /// Start member `i` again on its dataDir.
     pub fn restart(&mut self, i: usize) {
         self.kill9(i);
-        self.spawn(i);
+        self.spawn(i, &[]);
     }
 
     pub fn log(&self, i: usize) -> String {

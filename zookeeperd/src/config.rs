@@ -51,6 +51,9 @@ pub struct ZkConfig {
     pub container_check_interval: Duration,
     /// The file it came from, for `conf` and logs.
     pub source: Option<PathBuf>,
+    /// Report to systemd (READY once serving, STATUS, watchdog): set by the
+    /// zookeeperd binary, not when embedded in another process.
+    pub systemd_notify: bool,
     /// Keys read but not understood (warned about at start).
     pub unknown_keys: Vec<String>,
 }
@@ -209,6 +212,7 @@ impl ZkConfig {
             pre_alloc_size: Self::num::<u64>(map, "preAllocSize", 65536)?.saturating_mul(1024),
             container_check_interval: Duration::from_millis(container_ms.max(1)),
             source: None,
+            systemd_notify: false,
             unknown_keys,
         })
     }

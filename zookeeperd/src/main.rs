@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         }
     };
     config.source = Some(path);
+    config.systemd_notify = true;
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -39,7 +40,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        shared::readiness::notify_ready();
+        // READY=1 comes from the core once it serves (an ensemble member
+        // after its quorum is in sync).
         let shutdown = running.shutdown.clone();
         tokio::spawn(async move {
             shared::shutdown::os_signal().await;

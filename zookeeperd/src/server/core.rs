@@ -66,6 +66,7 @@ pub struct Core {
     txns_since_snapshot: u64,
     last_container_check: Instant,
     last_purge: Instant,
+    pub(crate) systemd: super::systemd::Systemd,
 }
 
 impl Core {
@@ -108,6 +109,7 @@ impl Core {
             txns_since_snapshot: 0,
             last_container_check: now,
             last_purge: now,
+            systemd: Default::default(),
             config,
         }
     }
@@ -126,6 +128,7 @@ impl Core {
         if self.quorum.is_some() {
             self.start_election();
         }
+        self.systemd_tick();
         let result = loop {
             if let Some(e) = self.fatal.take() {
                 break Err(e);
@@ -596,6 +599,7 @@ impl Core {
     fn on_tick(&mut self) {
         let now = Instant::now();
         self.role_tick();
+        self.systemd_tick();
         // Only a server that commits on its own, or leads, expires
         // sessions and reaps containers; followers hear of it in commits.
         let commits = match &self.role {

@@ -126,7 +126,6 @@ impl Core {
                 return;
             }
         };
-        shared::readiness::notify_status("looking for a leader");
         let old = q.election.take();
         let (vote_epoch, vote_epoch_rx) = tokio::sync::watch::channel(None);
         q.vote_epoch = vote_epoch;

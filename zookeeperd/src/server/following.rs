@@ -73,7 +73,6 @@ impl Core {
             touched: HashMap::new(),
             reader: Some(reader),
         }));
-        shared::readiness::notify_status(&format!("following {leader_sid}; syncing"));
     }
 
     pub(crate) fn leader_connected(&mut self, tx: PeerTx) {
@@ -217,7 +216,6 @@ impl Core {
                     zxid = format_args!("{:#x}", self.tree.last_zxid()),
                     "following: in sync; serving clients"
                 );
-                shared::readiness::notify_status(&format!("following {leader}"));
             }
             Action::Ping(ping) => {
                 let touched: Vec<(i64, i32)> = f.touched.drain().collect();

@@ -61,7 +61,6 @@ impl Core {
             listener,
         }));
         self.reset_sessions();
-        shared::readiness::notify_status("leading; syncing followers");
         self.lead(actions);
     }
 
@@ -158,7 +157,6 @@ impl Core {
                     let epoch = self.quorum.as_ref().map_or(0, |q| q.current_epoch);
                     tracing::info!(epoch, "leading: a quorum is in sync; serving clients");
                     self.update_election_vote(epoch);
-                    shared::readiness::notify_status("leading");
                 }
                 Action::Close { conn, reason } => {
                     tracing::info!(conn, reason, "dropping learner");

@@ -11,6 +11,7 @@ mod quorum_io;
 pub mod role;
 pub mod session;
 pub mod stats;
+mod systemd;
 
 use crate::config::ZkConfig;
 use crate::error::ServerError;
