@@ -413,3 +413,39 @@ def test_expired_session_ephemerals_gone_everywhere(ensemble, kazoo_factory):
             c.stop()
             c.close()
         relay.close()
+
+
+def conf_lines(member):
+    from conftest import four_letter
+    return four_letter(member.host, member.port, "conf").splitlines()
+
+
+def test_conf_shows_the_quorum_as_apache_does(ensemble):
+    """`conf` on every member: the server's own settings, then the quorum
+    (QuorumZooKeeperServer.dumpConf), the same membership on every member
+    whatever its kind."""
+    ensemble.ready()
+    confs = {m.sid: conf_lines(m) for m in ensemble.members}
+    for m in ensemble.members:
+        lines = confs[m.sid]
+        keys = [l.split("=", 1)[0] for l in lines if "=" in l and not l.startswith("server.")]
+        assert keys[:13] == [
+            "clientPort", "secureClientPort", "dataDir", "dataDirSize", "dataLogDir", "dataLogSize",
+            "tickTime", "maxClientCnxns", "minSessionTimeout", "maxSessionTimeout",
+            "clientPortListenBacklog", "serverId", "initLimit",
+        ], (m, lines)
+        want = {
+            "clientPort": str(m.port), "serverId": str(m.sid), "initLimit": "20", "syncLimit": "10",
+            "electionAlg": "3", "electionPort": str(m.election_port), "quorumPort": str(m.quorum_port),
+            "peerType": "0", "tickTime": "500",
+        }
+        got = dict(l.split("=", 1) for l in lines if "=" in l and not l.startswith(("server.", "version")))
+        assert {k: got.get(k) for k in want} == want, (m, lines)
+        assert "membership: " in lines, (m, lines)
+    membership = {sid: lines[lines.index("membership: ") + 1:] for sid, lines in confs.items()}
+    assert len({tuple(v) for v in membership.values()}) == 1, membership
+    servers = [l for l in membership[1] if l.startswith("server.")]
+    assert servers == [
+        "server.%d=127.0.0.1:%d:%d:participant;127.0.0.1:%d" % (m.sid, m.quorum_port, m.election_port, m.port)
+        for m in ensemble.members
+    ], membership[1]

@@ -16,6 +16,8 @@ pub struct QuorumServer {
     pub quorum_port: u16,
     pub election_port: u16,
     pub client_port: Option<u16>,
+    /// The client address the line names (`;host:port`), if any.
+    pub client_host: Option<String>,
     pub role: String,
 }
 
@@ -183,7 +185,18 @@ impl ZkConfig {
                 unknown_keys.push(k.to_string());
             }
         }
-        let my_id = std::fs::read_to_string(data_dir.join("myid")).ok().and_then(|s| s.trim().parse().ok());
+        let my_id: Option<u64> =
+            std::fs::read_to_string(data_dir.join("myid")).ok().and_then(|s| s.trim().parse().ok());
+        // Without clientPort, a member serves where its own server line
+        // says (`;[host:]port`), as Apache's QuorumPeerConfig does.
+        let mine = my_id.and_then(|id| servers.get(&id));
+        let (client_port, client_port_address) = match (Self::key(map, "clientPort"), mine) {
+            (None, Some(QuorumServer { client_port: Some(p), client_host, .. })) => {
+                let host = client_host.as_deref().and_then(|h| h.parse().ok());
+                (*p, client_port_address.or(host))
+            }
+            _ => (Self::num(map, "clientPort", 2181)?, client_port_address),
+        };
         let container_ms: u64 = Self::num(map, "znode.container.checkIntervalMs", 60_000)?;
         Ok(ZkConfig {
             tick_time,
@@ -191,7 +204,7 @@ impl ZkConfig {
             sync_limit: Self::num(map, "syncLimit", 5)?,
             data_dir,
             data_log_dir,
-            client_port: Self::num(map, "clientPort", 2181)?,
+            client_port,
             client_port_address,
             max_client_cnxns: Self::num(map, "maxClientCnxns", 60)?,
             min_session_timeout,
@@ -235,9 +248,12 @@ fn parse_server(id: u64, v: &str) -> Option<QuorumServer> {
         return None;
     }
     let role = parts.get(3).map(|s| s.to_string()).unwrap_or_else(|| "participant".into());
-    let client_port = match client {
-        None => None,
-        Some(c) => Some(c.rsplit(':').next()?.parse().ok()?),
+    let (client_host, client_port) = match client {
+        None => (None, None),
+        Some(c) => match c.rsplit_once(':') {
+            Some((h, p)) => (Some(h.trim_matches(['[', ']']).to_string()), Some(p.parse().ok()?)),
+            None => (None, Some(c.parse().ok()?)),
+        },
     };
     Some(QuorumServer {
         id,
@@ -245,6 +261,7 @@ fn parse_server(id: u64, v: &str) -> Option<QuorumServer> {
         quorum_port: parts[1].parse().ok()?,
         election_port: parts[2].parse().ok()?,
         client_port,
+        client_host,
         role,
     })
 }

@@ -11,7 +11,7 @@ pub const VERSION: &str = concat!("3.8.4-zookeeperd-", env!("CARGO_PKG_VERSION")
 /// by stat and cons as ZooKeeper does.
 pub fn render(cmd: &str, asker: Option<std::net::SocketAddr>, core: &mut Core) -> String {
     let needs_serving =
-        matches!(cmd, "srvr" | "stat" | "mntr" | "cons" | "wchs" | "wchc" | "wchp" | "dump" | "crst" | "srst");
+        matches!(cmd, "srvr" | "stat" | "mntr" | "conf" | "cons" | "wchs" | "wchc" | "wchp" | "dump" | "crst" | "srst");
     if needs_serving && !core.serving() {
         return "This ZooKeeper instance is not currently serving requests\n".into();
     }
@@ -219,8 +219,25 @@ fn conf(core: &Core) -> String {
     let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout);
     let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout);
     let _ = writeln!(s, "clientPortListenBacklog=-1");
-    let _ = writeln!(s, "serverId=0");
     let _ = addr;
+    match &core.quorum {
+        None => {
+            let _ = writeln!(s, "serverId=0");
+        }
+        // QuorumZooKeeperServer.dumpConf: the quorum after the server's own.
+        Some(q) => {
+            let _ = writeln!(s, "serverId={}", q.sid);
+            let _ = writeln!(s, "initLimit={}", c.init_limit);
+            let _ = writeln!(s, "syncLimit={}", c.sync_limit);
+            let _ = writeln!(s, "electionAlg=3");
+            let me = c.my_id.and_then(|id| c.servers.get(&id));
+            let _ = writeln!(s, "electionPort={}", me.map_or(0, |m| m.election_port));
+            let _ = writeln!(s, "quorumPort={}", me.map_or(0, |m| m.quorum_port));
+            let _ = writeln!(s, "peerType=0");
+            let _ = writeln!(s, "membership: ");
+            s.push_str(&String::from_utf8_lossy(&q.verifier));
+        }
+    }
     s
 }
 

@@ -1,6 +1,6 @@
-//! `dataDir/acceptedEpoch` and `dataDir/currentEpoch`, as Apache's
-//! QuorumPeer keeps them: the number in decimal, written to a temp file,
-//! synced and renamed over the old one. A missing file means the epoch of
+//! `acceptedEpoch` and `currentEpoch` in the snapshot directory
+//! (`dataDir/version-2`), as Apache's QuorumPeer keeps them: the number in
+//! decimal, written to a temp file, synced and renamed over the old one. A missing file means the epoch of
 //! the last logged zxid, and is then written (as Apache does on start).
 
 use std::io::Write;

@@ -318,7 +318,9 @@ impl Learner {
 
     /// Proposals come in zxid order; Apache only warns on a gap.
     fn queue(&mut self, zxid: i64) {
-        if zxid != self.last_queued + 1 {
+        // A new epoch's first proposal (counter 1) follows any earlier zxid.
+        let new_epoch = epoch_of(zxid) > epoch_of(self.last_queued) && zxid & 0xffff_ffff == 1;
+        if zxid != self.last_queued + 1 && !new_epoch {
             tracing::warn!(
                 got = format_args!("{zxid:#x}"),
                 expected = format_args!("{:#x}", self.last_queued + 1),

@@ -57,7 +57,7 @@ pub fn verifier_string(servers: &BTreeMap<u64, QuorumServer>, version: i64) -> S
     for (id, q) in servers {
         s.push_str(&format!("server.{id}={}:{}:{}:{}", q.host, q.quorum_port, q.election_port, q.role));
         if let Some(p) = q.client_port {
-            s.push_str(&format!(";0.0.0.0:{p}"));
+            s.push_str(&format!(";{}:{p}", q.client_host.as_deref().unwrap_or("0.0.0.0")));
         }
         s.push('\n');
     }
@@ -202,6 +202,7 @@ mod tests {
             quorum_port: q,
             election_port: e,
             client_port: client,
+            client_host: None,
             role: "participant".into(),
         };
         let mut servers = BTreeMap::new();

@@ -53,7 +53,8 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
     }
     let quorum_addr = peers[&(me as Sid)];
     let default = epoch_of(last_zxid);
-    let dir = &cfg.data_dir;
+    // Apache keeps them in its snapDir, next to the snapshots.
+    let dir = &cfg.data_dir.join("version-2");
     let current_epoch = epoch::read_or_init(dir, epoch::CURRENT, default).map_err(|e| ServerError::io(dir, e))?;
     let accepted_epoch = epoch::read_or_init(dir, epoch::ACCEPTED, default).map_err(|e| ServerError::io(dir, e))?;
     if current_epoch < epoch_of(last_zxid) {
@@ -339,8 +340,9 @@ impl Core {
     }
 
     pub(crate) fn set_epoch(&mut self, name: &str, value: i64) {
-        if let Err(e) = epoch::write(&self.config.data_dir, name, value) {
-            self.fatal = Some(ServerError::io(self.config.data_dir.join(name), e));
+        let dir = self.config.data_dir.join("version-2");
+        if let Err(e) = epoch::write(&dir, name, value) {
+            self.fatal = Some(ServerError::io(dir.join(name), e));
             return;
         }
         if let Some(q) = self.quorum.as_mut() {
