@@ -138,3 +138,29 @@ fn max_client_cnxns_limits_connections_per_address() {
     });
     drop(b);
 }
+
+#[test]
+fn configured_from_zookeeper_variables_as_the_confluent_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = system_tests::free_port();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(system_tests::binary("zookeeperd"))
+        .env("ZOOKEEPER_CLIENT_PORT", port.to_string())
+        .env("ZOOKEEPER_CLIENT_PORT_ADDRESS", "127.0.0.1")
+        .env("ZOOKEEPER_TICK_TIME", "250")
+        .env("ZOOKEEPER_DATA_DIR", &data)
+        .env("ZOOKEEPER_DATA_LOG_DIR", &data)
+        .env("ZOOKEEPER_ADMIN_ENABLE_SERVER", "false")
+        .env("ZOOKEEPER_4LW_COMMANDS_WHITELIST", "*")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let conf = wait_for("zookeeperd configured from the environment", Duration::from_secs(20), || {
+        four_letter(port, "srvr").ok().filter(|s| s.contains("Mode: standalone"))?;
+        four_letter(port, "conf").ok()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(conf.contains("tickTime=250\n"), "{conf}");
+    assert!(conf.contains(&format!("dataDir={}", data.join("version-2").display())), "{conf}");
+}

@@ -8,6 +8,7 @@
 pub mod acl;
 pub mod admin;
 pub mod config;
+pub mod config_env;
 pub mod error;
 pub mod fourlw;
 pub mod jute;

@@ -5,24 +5,50 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!("usage: zookeeperd <zoo.cfg | config.toml>");
+    eprintln!(
+        "       zookeeperd   (configured by ZOOKEEPER_* variables, as Confluent's image: ZOOKEEPER_CLIENT_PORT, ...)"
+    );
     ExitCode::from(2)
+}
+
+/// The container image's way: no file, ZOOKEEPER_* variables; the server id
+/// goes to dataDir/myid as cp-zookeeper writes it.
+fn from_env() -> Option<Result<zookeeperd::ZkConfig, String>> {
+    let (map, id) = zookeeperd::config_env::from_vars(std::env::vars())?;
+    Some((|| {
+        if let Some(id) = id {
+            let dir = std::path::Path::new(map.get("dataDir").unwrap_or(zookeeperd::config_env::DATA_DIR));
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::write(dir.join("myid"), format!("{id}\n")).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        zookeeperd::ZkConfig::from_map(&map).map_err(|e| e.to_string())
+    })())
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = match args.as_slice() {
-        [p] if p != "-h" && p != "--help" => PathBuf::from(p),
+    let loaded = match args.as_slice() {
+        [p] if p != "-h" && p != "--help" => {
+            let path = PathBuf::from(p);
+            zookeeperd::ZkConfig::load(&path).map_err(|e| e.to_string()).map(|mut c| {
+                c.source = Some(path);
+                c
+            })
+        }
+        [] => match from_env() {
+            Some(r) => r,
+            None => return usage(),
+        },
         _ => return usage(),
     };
     shared::logging::init();
-    let mut config = match zookeeperd::ZkConfig::load(&path) {
+    let mut config = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("zookeeperd: {e}");
             return ExitCode::from(2);
         }
     };
-    config.source = Some(path);
     config.systemd_notify = true;
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
