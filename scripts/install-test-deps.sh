@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install every peer the tests run against: Debian's Apache ZooKeeper
-# (server, zkCli.sh, cli_mt) and kcat, the Python clients (kazoo,
-# confluent-kafka, kafka-python), kafkajs, Tansu, cargo-nextest.
+# (server, zkCli.sh, cli_mt), kcat and podman, the Python clients (kazoo,
+# confluent-kafka, kafka-python) and podman-compose, kafkajs, Tansu,
+# cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,9 @@ need_apt=()
 command -v /usr/share/zookeeper/bin/zkCli.sh >/dev/null 2>&1 || need_apt+=(zookeeper)
 command -v cli_mt >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+# podman (and runc) run the container image for seed 002's compose test.
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
@@ -16,6 +20,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt -r kafkad/tests/py/requirements.txt
+
+# podman as root here: runc, cgroupfs, no default ulimits (what works on
+# these machines); written only when there is no containers.conf yet.
+if [ ! -f /etc/containers/containers.conf ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO mkdir -p /etc/containers
+  printf '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\n' |
+    $SUDO tee /etc/containers/containers.conf >/dev/null
+fi
 
 # kafkajs for the kafkad client tests.
 if [ ! -d kafkad/tests/js/node_modules/kafkajs ]; then
