@@ -101,9 +101,12 @@ def exit_status(proc):
 class Ensemble:
     """Three members of the given kinds ("apache" / "zookeeperd")."""
 
-    def __init__(self, kinds):
-        assert len(kinds) == 3, kinds
+    def __init__(self, kinds, observers=()):
+        """`observers`: sids whose server line ends in `:observer` (they
+        learn without voting; their own zoo.cfg says peerType=observer)."""
+        assert len(kinds) >= 3, kinds
         self.kinds = tuple(kinds)
+        self.observers = set(observers)
         self.root = Path(tempfile.mkdtemp(prefix="zk-ensemble-"))
         self.members = [Member(k, i + 1, self.root) for i, k in enumerate(kinds)]
         # each member drew a client port from free_port(); make the nine
@@ -116,12 +119,14 @@ class Ensemble:
         for m in self.members:
             m.quorum_port, m.election_port = self._fresh_ports(used, 2)
         servers = {
-            "server.%d" % m.sid: "127.0.0.1:%d:%d;127.0.0.1:%d"
-            % (m.quorum_port, m.election_port, m.port)
+            "server.%d" % m.sid: "127.0.0.1:%d:%d%s;127.0.0.1:%d"
+            % (m.quorum_port, m.election_port, ":observer" if m.sid in self.observers else "", m.port)
             for m in self.members
         }
         for m in self.members:
             m.cfg = ensemble_cfg(m.data_dir, m.port, servers)
+            if m.sid in self.observers:
+                m.cfg["peerType"] = "observer"
         # set once a wait for a working quorum failed: later tests on the
         # same ensemble fail at once with this message
         self.broken = None
@@ -207,7 +212,8 @@ class Ensemble:
                     self._fail("%r answers srvr with 'Mode: standalone': it does not run as "
                                "a member of the ensemble in its zoo.cfg (modes %s)" % (m, modes))
             leaders = [m for m in members if modes[m.sid] == "leader"]
-            if len(leaders) == 1 and all(modes[m.sid] == "follower"
+            learner = lambda m: "observer" if m.sid in self.observers else "follower"  # noqa: E731
+            if len(leaders) == 1 and all(modes[m.sid] == learner(m)
                                          for m in members if m is not leaders[0]):
                 return leaders[0]
             if time.monotonic() >= deadline:

@@ -97,6 +97,7 @@ fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
         tick_ms: 500,
         init_limit: 20,
         sync_limit: 10,
+        observer: false,
     });
 
     // What the learner asked for, in order.

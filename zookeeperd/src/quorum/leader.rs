@@ -107,6 +107,9 @@ enum Stage {
 #[derive(Debug)]
 struct LearnerConn {
     sid: Sid,
+    /// Registered with OBSERVERINFO: gets INFORM for each commit instead
+    /// of PROPOSAL and COMMIT, and never counts towards a quorum.
+    observer: bool,
     stage: Stage,
     last_heard: u64,
     peer_last_zxid: i64,
@@ -160,7 +163,12 @@ impl Leader {
 
     /// Learners in sync and receiving the broadcast.
     pub fn forwarding_count(&self) -> usize {
-        self.learners.values().filter(|l| l.stage == Stage::Forwarding).count()
+        self.learners.values().filter(|l| l.stage == Stage::Forwarding && !l.observer).count()
+    }
+
+    /// Observers in sync and receiving INFORMs.
+    pub fn observing_count(&self) -> usize {
+        self.learners.values().filter(|l| l.stage == Stage::Forwarding && l.observer).count()
     }
 
     fn quorum(&self, set: &BTreeSet<Sid>) -> bool {
@@ -182,8 +190,10 @@ impl Leader {
     }
 
     pub fn on_connect(&mut self, conn: ConnId, now_ms: u64) {
-        self.learners
-            .insert(conn, LearnerConn { sid: -1, stage: Stage::Connected, last_heard: now_ms, peer_last_zxid: 0 });
+        self.learners.insert(
+            conn,
+            LearnerConn { sid: -1, observer: false, stage: Stage::Connected, last_heard: now_ms, peer_last_zxid: 0 },
+        );
     }
 
     pub fn on_disconnect(&mut self, conn: ConnId) {
@@ -205,6 +215,7 @@ impl Leader {
                     return self.close(conn, "learner speaks a pre-1.0 protocol");
                 }
                 l.sid = info.sid;
+                l.observer = qp.kind == PacketType::ObserverInfo;
                 l.stage = Stage::WaitingEpoch;
                 self.offer_epoch(info.sid, epoch_of(qp.zxid), &mut out);
                 self.send_leaderinfo(&mut out);
@@ -303,7 +314,7 @@ impl Leader {
         self.next_counter += 1;
         let mut out = vec![Action::Log { zxid, txn: txn.clone() }];
         for (conn, l) in &self.learners {
-            if forwards(l.stage) {
+            if forwards(l.stage) && !l.observer {
                 let packet = QuorumPacket::new(PacketType::Proposal, zxid, Some(txn.clone()));
                 out.push(Action::Send { to: *conn, packet });
             }
@@ -414,9 +425,12 @@ impl Leader {
                     continue;
                 }
             }
-            // Proposals still in flight follow the sync (startForwarding).
-            for (z, (txn, _)) in &self.outstanding {
-                out.push(send(conn, PacketType::Proposal, *z, Some(txn.clone())));
+            // Proposals still in flight follow the sync (startForwarding);
+            // an observer hears of them when they commit.
+            if !self.learners[&conn].observer {
+                for (z, (txn, _)) in &self.outstanding {
+                    out.push(send(conn, PacketType::Proposal, *z, Some(txn.clone())));
+                }
             }
             out.push(Action::Send { to: conn, packet: newleader.clone() });
             if let Some(l) = self.learners.get_mut(&conn) {
@@ -458,7 +472,9 @@ impl Leader {
             let Some((txn, _)) = self.outstanding.remove(&z) else { break };
             out.push(Action::Commit { zxid: z });
             for (conn, l) in &self.learners {
-                if forwards(l.stage) {
+                if forwards(l.stage) && l.observer {
+                    out.push(send(*conn, PacketType::Inform, z, Some(txn.clone())));
+                } else if forwards(l.stage) {
                     out.push(send(*conn, PacketType::Commit, z, None));
                 }
             }

@@ -32,6 +32,7 @@ fn learner_cfg(sid: i64, last: i64) -> LearnerConfig {
         tick_ms: 100,
         init_limit: 10,
         sync_limit: 5,
+        observer: false,
     }
 }
 
@@ -75,8 +76,12 @@ impl Net {
     }
 
     fn join(&mut self, conn: ConnId, sid: i64, last: i64) {
+        self.join_as(conn, learner_cfg(sid, last));
+    }
+
+    fn join_as(&mut self, conn: ConnId, cfg: LearnerConfig) {
         self.leader.on_connect(conn, 0);
-        let mut learner = Learner::new(learner_cfg(sid, last));
+        let mut learner = Learner::new(cfg);
         let hello = learner.start(0);
         self.members.push(Member {
             conn,
@@ -250,4 +255,23 @@ fn silent_learners_are_dropped_and_a_leader_without_quorum_steps_down() {
     assert!(!out.iter().any(|a| matches!(a, L::StepDown(_))), "two of three still form a quorum");
     let out = net.leader.on_tick(1000);
     assert!(out.iter().any(|a| matches!(a, L::StepDown(_))), "{out:?}");
+}
+
+#[test]
+fn observers_learn_every_commit_by_inform_and_never_count() {
+    // Alone, an observer gives the leader no quorum to start with.
+    let mut alone = Net::new(leader_cfg(0, vec![]), &[]);
+    alone.join_as(9, LearnerConfig { observer: true, ..learner_cfg(4, 0) });
+    assert!(!alone.serving && !alone.leader.serving(), "an observer does not make a quorum");
+
+    let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0), (2, 0)]);
+    net.join_as(9, LearnerConfig { observer: true, ..learner_cfg(4, 0) });
+    assert!(net.member(9).serving, "the observer is in sync");
+    assert_eq!((net.leader.forwarding_count(), net.leader.observing_count()), (2, 1));
+    let z: Vec<i64> = (0..3).map(|i| net.propose(format!("txn{i}").as_bytes())).collect();
+    assert_eq!(net.committed, z);
+    for conn in [1, 2, 9] {
+        assert_eq!(net.member(conn).applied, z, "member on conn {conn} applied every commit");
+        assert_eq!(net.member(conn).logged, z, "member on conn {conn} logged every txn");
+    }
 }

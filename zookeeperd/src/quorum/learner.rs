@@ -28,6 +28,8 @@ pub struct LearnerConfig {
     pub init_limit: u64,
     /// Ticks the leader may stay silent once we are in sync (`syncLimit`).
     pub sync_limit: u64,
+    /// Register as an observer (OBSERVERINFO): no vote, commits as INFORM.
+    pub observer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +142,8 @@ impl Learner {
         self.phase = Phase::Registering;
         let info = LearnerInfo::new(self.cfg.sid, self.cfg.config_version);
         let zxid = make_zxid(self.cfg.accepted_epoch, 0);
-        vec![Action::Send(QuorumPacket::new(PacketType::FollowerInfo, zxid, Some(info.to_bytes())))]
+        let kind = if self.cfg.observer { PacketType::ObserverInfo } else { PacketType::FollowerInfo };
+        vec![Action::Send(QuorumPacket::new(kind, zxid, Some(info.to_bytes())))]
     }
 
     /// The leader silent for too long (initLimit ticks until in sync,
@@ -237,6 +240,25 @@ impl Learner {
     }
 
     fn syncing(&mut self, mut sync: Sync, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), LearnerError> {
+        if qp.kind == PacketType::Inform {
+            // An observer's commit carries its txn: a proposal, then its commit.
+            let commit = QuorumPacket::new(PacketType::Commit, qp.zxid, None);
+            let proposal = QuorumPacket { kind: PacketType::Proposal, ..qp };
+            self.syncing_packet(&mut sync, proposal, out)?;
+            self.syncing_packet(&mut sync, commit, out)?;
+            self.phase = Phase::Syncing(sync);
+            return Ok(());
+        }
+        if matches!(qp.kind, PacketType::NewLeader | PacketType::UpToDate) {
+            return self.syncing_end(sync, qp, out);
+        }
+        self.syncing_packet(&mut sync, qp, out)?;
+        self.phase = Phase::Syncing(sync);
+        Ok(())
+    }
+
+    /// PROPOSAL, COMMIT and PING while syncing.
+    fn syncing_packet(&mut self, sync: &mut Sync, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), LearnerError> {
         match qp.kind {
             PacketType::Proposal => {
                 self.queue(qp.zxid);
@@ -264,37 +286,46 @@ impl Learner {
                     }
                 }
             }
-            PacketType::NewLeader => {
-                if sync.snapshot_needed {
-                    out.push(Action::TakeSnapshot);
-                }
-                sync.write_to_log = true;
-                for (zxid, txn) in sync.not_committed.drain(..) {
-                    out.push(Action::Log { zxid, txn });
-                    sync.to_ack.push(zxid);
-                }
-                self.cfg.current_epoch = sync.new_epoch;
-                out.push(Action::SetCurrentEpoch(sync.new_epoch));
-                out.push(Action::Send(QuorumPacket::new(PacketType::Ack, qp.zxid, None)));
-            }
-            PacketType::UpToDate => {
-                out.push(Action::Send(QuorumPacket::new(PacketType::Ack, make_zxid(sync.new_epoch, 0), None)));
-                out.push(Action::StartServing);
-                for zxid in sync.to_ack.drain(..) {
-                    out.push(Action::Send(QuorumPacket::new(PacketType::Ack, zxid, None)));
-                }
-                for (zxid, txn) in sync.not_committed.drain(..) {
-                    out.push(Action::Log { zxid, txn });
-                    out.push(Action::Send(QuorumPacket::new(PacketType::Ack, zxid, None)));
-                }
-                out.extend(sync.committed.drain(..).map(|zxid| Action::Commit { zxid }));
-                self.phase = Phase::Broadcast;
-                return Ok(());
-            }
             PacketType::Ping => out.push(Action::Ping(qp)),
             kind => return Err(LearnerError::Unexpected { phase: "syncing", kind }),
         }
-        self.phase = Phase::Syncing(sync);
+        Ok(())
+    }
+
+    /// NEWLEADER (our log takes over from the tree) and UPTODATE (serve).
+    fn syncing_end(&mut self, mut sync: Sync, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), LearnerError> {
+        // Observers never ack proposals; they still ack NEWLEADER and UPTODATE.
+        let acks = !self.cfg.observer;
+        if qp.kind == PacketType::NewLeader {
+            if sync.snapshot_needed {
+                out.push(Action::TakeSnapshot);
+            }
+            sync.write_to_log = true;
+            for (zxid, txn) in sync.not_committed.drain(..) {
+                out.push(Action::Log { zxid, txn });
+                sync.to_ack.push(zxid);
+            }
+            self.cfg.current_epoch = sync.new_epoch;
+            out.push(Action::SetCurrentEpoch(sync.new_epoch));
+            out.push(Action::Send(QuorumPacket::new(PacketType::Ack, qp.zxid, None)));
+            self.phase = Phase::Syncing(sync);
+            return Ok(());
+        }
+        out.push(Action::Send(QuorumPacket::new(PacketType::Ack, make_zxid(sync.new_epoch, 0), None)));
+        out.push(Action::StartServing);
+        for zxid in sync.to_ack.drain(..) {
+            if acks {
+                out.push(Action::Send(QuorumPacket::new(PacketType::Ack, zxid, None)));
+            }
+        }
+        for (zxid, txn) in sync.not_committed.drain(..) {
+            out.push(Action::Log { zxid, txn });
+            if acks {
+                out.push(Action::Send(QuorumPacket::new(PacketType::Ack, zxid, None)));
+            }
+        }
+        out.extend(sync.committed.drain(..).map(|zxid| Action::Commit { zxid }));
+        self.phase = Phase::Broadcast;
         Ok(())
     }
 
@@ -304,6 +335,13 @@ impl Learner {
                 self.queue(qp.zxid);
                 out.push(Action::Log { zxid: qp.zxid, txn: qp.data.unwrap_or_default() });
                 out.push(Action::Send(QuorumPacket::new(PacketType::Ack, qp.zxid, None)));
+            }
+            // An observer's commit, with its txn: logged, then applied.
+            PacketType::Inform if qp.zxid <= self.covered => {}
+            PacketType::Inform => {
+                self.queue(qp.zxid);
+                out.push(Action::Log { zxid: qp.zxid, txn: qp.data.unwrap_or_default() });
+                out.push(Action::Commit { zxid: qp.zxid });
             }
             PacketType::Commit if qp.zxid <= self.covered => {}
             PacketType::Commit => out.push(Action::Commit { zxid: qp.zxid }),

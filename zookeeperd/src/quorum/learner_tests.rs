@@ -14,6 +14,7 @@ fn cfg() -> LearnerConfig {
         tick_ms: 100,
         init_limit: 10,
         sync_limit: 5,
+        observer: false,
     }
 }
 
@@ -182,5 +183,24 @@ fn out_of_place_packets_are_errors() {
     assert_eq!(
         l.on_packet(4, qp(PacketType::Commit, make_zxid(1, 10), None)),
         Err(LearnerError::CommitWithoutProposal { zxid: make_zxid(1, 10) })
+    );
+}
+
+#[test]
+fn an_observer_registers_as_one_and_applies_informs_without_acking() {
+    let mut l = Learner::new(LearnerConfig { observer: true, ..cfg() });
+    let hello = l.start(0);
+    assert!(matches!(&hello[..], [Action::Send(p)] if p.kind == PacketType::ObserverInfo), "{hello:?}");
+    let z = make_zxid(2, 0);
+    l.on_packet(1, qp(PacketType::LeaderInfo, z, Some(&int_payload(PROTOCOL_VERSION)))).expect("leaderinfo");
+    l.on_packet(2, qp(PacketType::Diff, make_zxid(1, 4), None)).expect("diff");
+    l.on_packet(3, qp(PacketType::NewLeader, z, None)).expect("newleader");
+    l.on_packet(4, qp(PacketType::UpToDate, -1, None)).expect("uptodate");
+    assert!(l.in_broadcast());
+    let out = l.on_packet(5, qp(PacketType::Inform, make_zxid(2, 1), Some(b"txn"))).expect("inform");
+    assert_eq!(
+        out,
+        vec![Action::Log { zxid: make_zxid(2, 1), txn: b"txn".to_vec() }, Action::Commit { zxid: make_zxid(2, 1) }],
+        "an INFORM is logged and applied, and not acked"
     );
 }

@@ -242,6 +242,7 @@ impl Sim {
                     tick_ms: TICK,
                     init_limit: 10,
                     sync_limit: 5,
+                    observer: false,
                 });
                 s.role = Role::Following { learner, conn, leader, connected: false, since: now };
                 self.try_connect(sid);

@@ -44,9 +44,6 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
         .servers
         .get(&me)
         .ok_or_else(|| ServerError::Ensemble(format!("myid is {me} but zoo.cfg has no server.{me} line")))?;
-    if mine.role == "observer" {
-        return Err(ServerError::Ensemble("observers are not supported yet; run this server as a participant".into()));
-    }
     let mut peers = HashMap::new();
     for (id, q) in &cfg.servers {
         peers.insert(*id as Sid, resolve(&q.host, q.quorum_port)?);
@@ -64,6 +61,7 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
     }
     Ok(super::role::Quorum {
         sid: me as Sid,
+        observer: mine.role == "observer",
         gen: 0,
         accepted_epoch,
         current_epoch,
@@ -103,6 +101,7 @@ impl Core {
             Role::Standalone => "standalone",
             Role::Looking => "looking",
             Role::Leading(_) => "leader",
+            Role::Following(f) if f.observer => "observer",
             Role::Following(_) => "follower",
         }
     }

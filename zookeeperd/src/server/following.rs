@@ -47,7 +47,9 @@ impl Core {
         };
         let init_limit = std::time::Duration::from_millis(self.config.tick_time as u64 * self.config.init_limit as u64);
         let reader = super::quorum_io::follow(addr, q.gen, max, init_limit, tx);
+        let observer = q.observer;
         let learner = Learner::new(LearnerConfig {
+            observer,
             sid: q.sid,
             accepted_epoch: q.accepted_epoch,
             current_epoch: q.current_epoch,
@@ -59,6 +61,7 @@ impl Core {
         });
         self.role = Role::Following(Box::new(Following {
             leader_sid,
+            observer,
             learner,
             tx: None,
             serving: false,

@@ -259,9 +259,9 @@ impl Core {
     }
 
     /// Learners connected, and those past their sync (mntr's followers).
-    pub(crate) fn learner_counts(&self) -> Option<(usize, usize)> {
+    pub(crate) fn learner_counts(&self) -> Option<(usize, usize, usize)> {
         match &self.role {
-            Role::Leading(l) => Some((l.learners.len(), l.leader.forwarding_count())),
+            Role::Leading(l) => Some((l.learners.len(), l.leader.forwarding_count(), l.leader.observing_count())),
             _ => None,
         }
     }

@@ -140,6 +140,8 @@ pub struct PendingConnect {
 
 pub struct Following {
     pub leader_sid: Sid,
+    /// Learning as an observer: no vote, commits arrive as INFORM.
+    pub observer: bool,
     pub learner: Learner,
     pub tx: Option<PeerTx>,
     pub serving: bool,
@@ -171,6 +173,8 @@ impl Drop for Following {
 /// The ensemble context that outlives roles.
 pub struct Quorum {
     pub sid: Sid,
+    /// Our server line says `:observer`.
+    pub observer: bool,
     pub gen: u64,
     pub accepted_epoch: i64,
     pub current_epoch: i64,

@@ -59,6 +59,9 @@ impl Core {
                 self.quorum.as_ref().map_or(0, |q| q.voters.len().saturating_sub(1))
             ),
             Role::Following(f) if !f.serving => format!("following leader {}; syncing", f.leader_sid),
+            Role::Following(f) if f.observer => {
+                format!("observing leader {}, zxid {zxid:#x}, {clients} clients", f.leader_sid)
+            }
             Role::Following(f) => format!("following leader {}, zxid {zxid:#x}, {clients} clients", f.leader_sid),
         }
     }
