@@ -46,6 +46,9 @@ pub struct ZkConfig {
     pub my_id: Option<u64>,
     pub snap_count: u64,
     pub extended_types: bool,
+    /// readonlymode.enabled: a member cut off from its quorum serves
+    /// read-only clients.
+    pub read_only_mode: bool,
     pub super_digest: Option<String>,
     pub force_sync: bool,
     /// Bytes the txn log grows by at a time (`preAllocSize`, given in KiB).
@@ -82,6 +85,7 @@ const KNOWN: &[&str] = &[
     "admin.serverAddress",
     "snapCount",
     "extendedTypesEnabled",
+    "readonlymode.enabled",
     "DigestAuthenticationProvider.superDigest",
     "forceSync",
     "znode.container.checkIntervalMs",
@@ -220,6 +224,10 @@ impl ZkConfig {
             my_id,
             snap_count: Self::num(map, "snapCount", 100_000)?,
             extended_types: Self::flag(map, "extendedTypesEnabled", false)?,
+            read_only_mode: match map.get("readonlymode.enabled") {
+                Some(_) => map.bool_or("readonlymode.enabled", false)?,
+                None => Self::flag(map, "readonlymode.enabled", false)?,
+            },
             super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest").map(|(v, _)| v.trim().to_string()),
             force_sync: Self::flag(map, "forceSync", true)?,
             pre_alloc_size: Self::num::<u64>(map, "preAllocSize", 65536)?.saturating_mul(1024),

@@ -26,6 +26,9 @@ pub fn render(cmd: &str, asker: Option<std::net::SocketAddr>, core: &mut Core) -
         "wchc" => wchc(core),
         "wchp" => wchp(core),
         "dump" => dump(core),
+        // IsroCommand: "null" when not serving.
+        "isro" if core.read_only() => "ro".into(),
+        "isro" if !core.serving() => "null".into(),
         "isro" => "rw".into(),
         "crst" => {
             for c in core.conns.values_mut() {

@@ -161,6 +161,12 @@ impl Leader {
         self.serving
     }
 
+    /// A learner waits for a snapshot of the committed state: the driver
+    /// holds new proposals until those in flight have committed.
+    pub fn snapshot_waiting(&self) -> bool {
+        self.epoch_acked && self.learners.values().any(|l| l.stage == Stage::AwaitSync)
+    }
+
     /// Learners in sync and receiving the broadcast.
     pub fn forwarding_count(&self) -> usize {
         self.learners.values().filter(|l| l.stage == Stage::Forwarding && !l.observer).count()
@@ -412,18 +418,12 @@ impl Leader {
                 SyncPlan::Packets(packets) => {
                     out.extend(packets.into_iter().map(|packet| Action::Send { to: conn, packet }))
                 }
-                SyncPlan::Snapshot => {
-                    // The driver's tree holds every proposal (it applies
-                    // them as it logs them), so the snapshot covers the
-                    // ones in flight too: they are not sent again, and
-                    // their commits are old news to the learner.
-                    out.push(Action::SendSnapshot { to: conn, zxid: self.last_proposed() });
-                    out.push(Action::Send { to: conn, packet: newleader.clone() });
-                    if let Some(l) = self.learners.get_mut(&conn) {
-                        l.stage = Stage::AwaitNewLeaderAck;
-                    }
-                    continue;
-                }
+                // The driver's tree holds every proposal (it applies them
+                // as it logs them): a snapshot of it is the committed state
+                // only with none in flight. Until then the learner waits
+                // and `snapshot_waiting` asks the driver to hold new writes.
+                SyncPlan::Snapshot if !self.outstanding.is_empty() => continue,
+                SyncPlan::Snapshot => out.push(Action::SendSnapshot { to: conn, zxid: leader_last }),
             }
             // Proposals still in flight follow the sync (startForwarding);
             // an observer hears of them when they commit.
@@ -470,7 +470,8 @@ impl Leader {
                 break;
             }
             let Some((txn, _)) = self.outstanding.remove(&z) else { break };
-            out.push(Action::Commit { zxid: z });
+            // COMMIT (or INFORM) before our own Commit: what the driver
+            // sends on it (a learner's SYNC answer) must follow the COMMIT.
             for (conn, l) in &self.learners {
                 if forwards(l.stage) && l.observer {
                     out.push(send(*conn, PacketType::Inform, z, Some(txn.clone())));
@@ -478,11 +479,17 @@ impl Leader {
                     out.push(send(*conn, PacketType::Commit, z, None));
                 }
             }
+            out.push(Action::Commit { zxid: z });
             self.last_committed = z;
             self.history.push_back((z, txn));
             while self.history.len() > COMMIT_LOG_COUNT {
                 self.history.pop_front();
             }
+        }
+        // The last one in flight committed: learners waiting for a
+        // snapshot get it now.
+        if self.outstanding.is_empty() && self.snapshot_waiting() {
+            self.sync_waiting(out);
         }
     }
 }

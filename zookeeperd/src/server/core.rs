@@ -67,6 +67,9 @@ pub struct Core {
     last_container_check: Instant,
     last_purge: Instant,
     pub(crate) systemd: super::systemd::Systemd,
+    /// Client and learner requests held while a leader lets its proposals
+    /// drain for a learner's snapshot (`Leader::snapshot_waiting`).
+    pub(crate) held_requests: VecDeque<super::role::HeldRequest>,
 }
 
 impl Core {
@@ -110,6 +113,7 @@ impl Core {
             last_container_check: now,
             last_purge: now,
             systemd: Default::default(),
+            held_requests: VecDeque::new(),
             config,
         }
     }
@@ -137,10 +141,14 @@ impl Core {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break Ok(()) };
                     self.handle(msg);
+                    self.release_held_requests();
                     // Take what is already queued so it shares one fsync.
                     for _ in 0..4096 {
                         match rx.try_recv() {
-                            Ok(m) => self.handle(m),
+                            Ok(m) => {
+                                self.handle(m);
+                                self.release_held_requests();
+                            }
                             Err(_) => break,
                         }
                     }
@@ -150,6 +158,7 @@ impl Core {
                     match d {
                         Some(Ok(z)) => {
                             self.on_durable(z);
+                            self.release_held_requests();
                             self.flush_batch();
                         }
                         Some(Err(e)) => break Err(e),
@@ -158,6 +167,7 @@ impl Core {
                 }
                 _ = ticker.tick() => {
                     self.on_tick();
+                    self.release_held_requests();
                     self.flush_batch();
                 }
                 _ = shutdown.recv() => break Ok(()),
@@ -179,7 +189,11 @@ impl Core {
         result
     }
 
-    fn handle(&mut self, msg: CoreMsg) {
+    pub(crate) fn handle(&mut self, msg: CoreMsg) {
+        if self.writes_held() && matches!(msg, CoreMsg::Connect { .. } | CoreMsg::Request { .. }) {
+            self.held_requests.push_back(super::role::HeldRequest::Client(msg));
+            return;
+        }
         match msg {
             CoreMsg::Connect { conn, remote, tx, req } => self.connect(conn, remote, tx, req),
             CoreMsg::Request { conn, xid, opcode, req, body, received } => {
@@ -449,6 +463,10 @@ impl Core {
             (req.timeout.max(0) as u32).clamp(self.config.min_session_timeout, self.config.max_session_timeout) as i32;
         let now = Instant::now();
         let read_only = req.read_only.map(|_| false);
+        if self.read_only() {
+            self.read_only_connect(conn, req, timeout);
+            return;
+        }
         if matches!(self.role, Role::Following(_)) {
             self.follower_connect(conn, req, timeout, read_only);
             return;
@@ -534,6 +552,10 @@ impl Core {
             self.send(conn, Outbound::Close);
             return;
         }
+        if self.read_only() && (req.is_write() || matches!(req, Request::CloseSession)) {
+            self.read_only_write(conn, session_id, xid, &req, received);
+            return;
+        }
         if matches!(self.role, Role::Following(_)) {
             let timeout = self.conns.get(&conn).map_or(0, |c| c.timeout);
             let waiting = super::role::Waiting { xid, opcode, req, body, received };
@@ -604,7 +626,7 @@ impl Core {
         // sessions and reaps containers; followers hear of it in commits.
         let commits = match &self.role {
             Role::Standalone => true,
-            Role::Leading(l) => l.leader.serving(),
+            Role::Leading(l) => l.leader.serving() && !l.leader.snapshot_waiting(),
             _ => false,
         };
         let purge_every = Duration::from_secs(self.config.purge_interval as u64 * 3600);

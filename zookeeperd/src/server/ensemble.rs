@@ -78,6 +78,7 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
             .collect::<BTreeSet<_>>(),
         verifier: verifier_string(&cfg.servers, 0).into_bytes(),
         looking_since: Instant::now(),
+        read_only: false,
     })
 }
 
@@ -89,7 +90,7 @@ impl Core {
     pub(crate) fn serving(&self) -> bool {
         match &self.role {
             Role::Standalone => true,
-            Role::Looking => false,
+            Role::Looking => self.read_only(),
             Role::Leading(l) => l.leader.serving(),
             Role::Following(f) => f.serving,
         }
@@ -99,6 +100,7 @@ impl Core {
     pub(crate) fn mode_name(&self) -> &'static str {
         match &self.role {
             Role::Standalone => "standalone",
+            Role::Looking if self.read_only() => "read-only",
             Role::Looking => "looking",
             Role::Leading(_) => "leader",
             Role::Following(f) if f.observer => "observer",
@@ -177,6 +179,7 @@ impl Core {
                 if !matches!(self.role, Role::Looking) {
                     return;
                 }
+                self.leave_read_only();
                 let Some(me) = self.quorum.as_ref().map(|q| q.sid) else { return };
                 let waited = self.quorum.as_ref().map_or(0, |q| q.looking_since.elapsed().as_millis());
                 tracing::info!(leader, ?state, waited_ms = waited as u64, "leader elected");
@@ -201,7 +204,38 @@ impl Core {
         match &self.role {
             Role::Leading(_) => self.leader_tick(),
             Role::Following(_) => self.follower_tick(),
-            _ => {}
+            Role::Looking => self.maybe_read_only(),
+            Role::Standalone => {}
+        }
+    }
+
+    pub(crate) fn read_only(&self) -> bool {
+        self.quorum.as_ref().is_some_and(|q| q.read_only)
+    }
+
+    /// With readonlymode.enabled, a member still looking after the grace
+    /// period (tickTime, at least 2 s, as Apache's QuorumPeer waits)
+    /// takes it that it is partitioned and serves read-only clients.
+    fn maybe_read_only(&mut self) {
+        let grace = std::time::Duration::from_millis((self.config.tick_time as u64).max(2000));
+        if !self.config.read_only_mode {
+            return;
+        }
+        let Some(q) = self.quorum.as_mut() else { return };
+        if !q.read_only && q.looking_since.elapsed() >= grace {
+            q.read_only = true;
+            tracing::warn!("no quorum: serving read-only clients (readonlymode.enabled)");
+        }
+    }
+
+    /// A leader is found: read-only sessions end, their clients go and
+    /// find a read-write server.
+    fn leave_read_only(&mut self) {
+        if let Some(q) = self.quorum.as_mut().filter(|q| q.read_only) {
+            q.read_only = false;
+            tracing::info!("a quorum again: read-only clients are closed");
+            self.close_all_clients();
+            self.reset_sessions();
         }
     }
 
@@ -215,6 +249,7 @@ impl Core {
         let old = std::mem::replace(&mut self.role, Role::Looking);
         if let Some(q) = self.quorum.as_mut() {
             q.gen += 1;
+            q.read_only = false;
         }
         self.close_all_clients();
         let mut reload = false;

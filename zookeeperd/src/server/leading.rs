@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use super::core::Core;
-use super::role::{Leading, PeerTx, Role};
+use super::role::{HeldRequest, Leading, PeerTx, Role};
 use crate::error::ZkError;
 use crate::jute::records::Id;
 use crate::jute::request::{decode_body, op, Request};
@@ -82,6 +82,28 @@ impl Core {
         let Role::Leading(l) = &mut self.role else { return };
         let actions = l.leader.logged(zxid);
         self.lead(actions);
+    }
+
+    /// While a learner waits for a snapshot of the committed state, new
+    /// writes wait: the tree must hold no proposal in flight.
+    pub(crate) fn writes_held(&self) -> bool {
+        matches!(&self.role, Role::Leading(l) if l.leader.snapshot_waiting())
+    }
+
+    /// Take the held requests back, in order, once writes flow again (or
+    /// the role ended: then they meet whatever the new role does).
+    pub(crate) fn release_held_requests(&mut self) {
+        while !self.writes_held() {
+            let Some(h) = self.held_requests.pop_front() else { return };
+            match h {
+                HeldRequest::Client(msg) => self.handle(msg),
+                HeldRequest::Learner { conn, request, auth } => {
+                    if matches!(self.role, Role::Leading(_)) {
+                        self.forwarded(conn, request, auth);
+                    }
+                }
+            }
+        }
     }
 
     pub(crate) fn leader_tick(&mut self) {
@@ -155,6 +177,15 @@ impl Core {
                 Action::Commit { zxid } => self.leader_committed(zxid),
                 Action::StartServing => {
                     let epoch = self.quorum.as_ref().map_or(0, |q| q.current_epoch);
+                    // As Apache's leader, the tree's last zxid is the new
+                    // epoch's first: srvr says which epoch leads from now.
+                    let start = crate::quorum::packet::make_zxid(epoch, 0);
+                    if self.tree.last_zxid() < start {
+                        self.tree.set_last_zxid(start);
+                    }
+                    if let Role::Leading(l) = &mut self.role {
+                        l.committed = l.committed.max(start);
+                    }
                     tracing::info!(epoch, "leading: a quorum is in sync; serving clients");
                     self.update_election_vote(epoch);
                 }
@@ -173,6 +204,9 @@ impl Core {
                     for (id, _) in sessions {
                         self.sessions.touch(id, now);
                     }
+                }
+                Action::Request { conn, request, auth } if self.writes_held() => {
+                    self.held_requests.push_back(HeldRequest::Learner { conn, request, auth });
                 }
                 Action::Request { conn, request, auth } => self.forwarded(conn, request, auth),
                 Action::Revalidate { conn, session, timeout } => {

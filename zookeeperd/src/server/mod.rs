@@ -8,6 +8,7 @@ mod following;
 mod leading;
 pub mod outbound;
 mod quorum_io;
+mod read_only;
 pub mod role;
 pub mod session;
 pub mod stats;

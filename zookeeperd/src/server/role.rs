@@ -81,6 +81,12 @@ impl QuorumEvent {
     }
 }
 
+/// A request held back while a leader's writes are held.
+pub enum HeldRequest {
+    Client(super::CoreMsg),
+    Learner { conn: u64, request: crate::quorum::packet::ForwardedRequest, auth: Vec<crate::jute::records::Id> },
+}
+
 /// What the server is doing in its ensemble.
 pub enum Role {
     /// No ensemble: the core commits on its own.
@@ -194,6 +200,9 @@ pub struct Quorum {
     /// NEWLEADER's data: our QuorumVerifier as Apache prints it.
     pub verifier: Vec<u8>,
     pub looking_since: Instant,
+    /// Looking for longer than the grace period with readonlymode.enabled:
+    /// serving read-only clients (Apache's ReadOnlyZooKeeperServer).
+    pub read_only: bool,
 }
 
 impl Quorum {

@@ -23,7 +23,7 @@ impl Core {
             return;
         }
         let status = self.status_line();
-        let serving = self.serving();
+        let serving = self.serving() && !self.read_only();
         let sd = &mut self.systemd;
         if !sd.checked_watchdog {
             sd.checked_watchdog = true;
@@ -51,6 +51,7 @@ impl Core {
         let clients = self.conns.len();
         match &self.role {
             Role::Standalone => format!("standalone, zxid {zxid:#x}, {clients} clients"),
+            Role::Looking if self.read_only() => format!("read-only, looking for a leader, {clients} clients"),
             Role::Looking => "looking for a leader".to_string(),
             Role::Leading(l) if !l.leader.serving() => "leading; syncing followers".to_string(),
             Role::Leading(l) => format!(
