@@ -187,6 +187,8 @@ class ZkServer:
 
     # Apache's main class (ensemble members run QuorumPeerMain instead)
     apache_main = APACHE_MAIN
+    # extra -D system properties for Apache's JVM (e.g. readonlymode.enabled)
+    jvm_props = ()
 
     def command(self):
         if self.impl == "apache":
@@ -198,6 +200,7 @@ class ZkServer:
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
                 "-Dzookeeper.jmx.log4j.disable=true",
+                *("-D%s" % p for p in self.jvm_props),
                 "-cp", APACHE_CLASSPATH, self.apache_main, str(self.cfg_path),
             ]
             return jvm
