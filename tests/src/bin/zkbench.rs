@@ -1,9 +1,12 @@
 //! zkbench: the same load against Apache ZooKeeper (Debian) and zookeeperd,
 //! side by side, same zoo.cfg (fsync on). Phases create, set, get, exists,
-//! delete; each client is synchronous (one request in flight), as ZooKeeper
-//! clients are. Prints a markdown table for BENCHMARKS.md.
+//! delete; each client keeps `--pipeline` requests in flight (1: synchronous,
+//! as most ZooKeeper clients are). `--ensemble` runs three members of each
+//! kind and spreads the clients over them. Prints a markdown table for
+//! BENCHMARKS.md.
 //!
-//!     zkbench [--clients 32] [--ops 40000] [--size 100] [--only zookeeperd|apache]
+//!     zkbench [--clients 32] [--ops 40000] [--size 100] [--pipeline 1] [--ensemble]
+//!             [--only zookeeperd|apache]
 
 use bytes::BytesMut;
 use std::process::{Child, Command, Stdio};
@@ -22,10 +25,12 @@ struct Args {
     ops: usize,
     size: usize,
     only: Option<String>,
+    pipeline: usize,
+    ensemble: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { clients: 32, ops: 40_000, size: 100, only: None };
+    let mut a = Args { clients: 32, ops: 40_000, size: 100, only: None, pipeline: 1, ensemble: false };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < v.len() {
@@ -35,6 +40,12 @@ fn args() -> Args {
             "--ops" => a.ops = val.parse().expect("--ops N"),
             "--size" => a.size = val.parse().expect("--size BYTES"),
             "--only" => a.only = Some(val),
+            "--pipeline" => a.pipeline = val.parse::<usize>().expect("--pipeline N").max(1),
+            "--ensemble" => {
+                a.ensemble = true;
+                i += 1;
+                continue;
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -52,36 +63,71 @@ impl Server {
     fn start(kind: &str) -> (Server, Duration) {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
+        let t0 = Instant::now();
+        let s = Self::spawn(kind, dir, port, "");
+        s.wait_serving(kind, t0);
+        (s, t0.elapsed())
+    }
+
+    /// Three members of `kind` (server lines + myid, as the seeds' zoo.cfg).
+    fn start_ensemble(kind: &str) -> (Vec<Server>, Duration) {
+        let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
+        let lines: String = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (c, q, e))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
+            .collect();
+        let t0 = Instant::now();
+        let members: Vec<Server> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _, _))| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                std::fs::create_dir_all(dir.path().join("data")).expect("data");
+                std::fs::write(dir.path().join("data/myid"), format!("{}\n", i + 1)).expect("myid");
+                Self::spawn(kind, dir, *c, &lines)
+            })
+            .collect();
+        for m in &members {
+            m.wait_serving(kind, t0);
+        }
+        (members, t0.elapsed())
+    }
+
+    fn spawn(kind: &str, dir: tempfile::TempDir, port: u16, servers: &str) -> Server {
         let cfg = dir.path().join("zoo.cfg");
         std::fs::write(
             &cfg,
             format!(
                 "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n",
+                 maxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{servers}",
                 dir.path().join("data").display()
             ),
         )
         .expect("zoo.cfg");
+        let main = if servers.is_empty() { "ZooKeeperServerMain" } else { "quorum.QuorumPeerMain" };
         let mut cmd = if kind == "apache" {
             let mut c = Command::new("java");
             c.args(["-Xmx1g", "-Dzookeeper.jmx.log4j.disable=true", "-cp", APACHE_CP])
-                .arg("org.apache.zookeeper.server.ZooKeeperServerMain");
+                .arg(format!("org.apache.zookeeper.server.{main}"));
             c
         } else {
             Command::new(binary("zookeeperd"))
         };
-        let t0 = Instant::now();
         let child = cmd.arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn server");
+        Server { child, port, _dir: dir }
+    }
+
+    fn wait_serving(&self, kind: &str, t0: Instant) {
         loop {
             // Apache answers ruok before it serves sessions; srvr says Mode:
             // only once it does.
-            if four_letter(port, "srvr").map(|r| r.contains("Mode:")).unwrap_or(false) {
+            if four_letter(self.port, "srvr").map(|r| r.contains("Mode:")).unwrap_or(false) {
                 break;
             }
             assert!(t0.elapsed() < Duration::from_secs(60), "{kind} did not start");
             std::thread::sleep(Duration::from_millis(1));
         }
-        (Server { child, port, _dir: dir }, t0.elapsed())
     }
 
     fn rss_kb(&self) -> u64 {
@@ -145,6 +191,11 @@ impl Client {
 
     /// Send `req`, wait for its reply; returns the error code.
     async fn call(&mut self, req: &Request) -> i32 {
+        self.submit(req).await;
+        self.reply().await
+    }
+
+    async fn submit(&mut self, req: &Request) {
         self.xid += 1;
         self.buf.clear();
         RequestHeader { xid: self.xid, opcode: req.opcode() }.encode(&mut self.buf);
@@ -152,10 +203,14 @@ impl Client {
         let b = std::mem::take(&mut self.buf);
         self.send(&b).await;
         self.buf = b;
+    }
+
+    /// The next reply's error code (watch events skipped).
+    async fn reply(&mut self) -> i32 {
         loop {
             let f = self.frame().await;
             let h = ReplyHeader::decode(&mut Reader::new(&f)).expect("reply header");
-            if h.xid == self.xid {
+            if h.xid >= 0 {
                 return h.err;
             }
         }
@@ -181,21 +236,32 @@ struct PhaseResult {
     p99_us: u64,
 }
 
-async fn phase(port: u16, name: &str, a: &Args) -> PhaseResult {
+async fn phase(ports: &[u16], name: &str, a: &Args) -> PhaseResult {
     let per_client = a.ops / a.clients;
     let data = vec![b'x'; a.size];
     let mut tasks = Vec::new();
     let t0 = Instant::now();
+    let depth = a.pipeline;
     for c in 0..a.clients {
         let name = name.to_string();
         let data = data.clone();
+        // Clients spread over the members, as a connect string would.
+        let port = ports[c % ports.len()];
         tasks.push(tokio::spawn(async move {
             let mut client = Client::connect(port).await;
             let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("hist");
-            for i in 0..per_client {
-                let r = req(&name, format!("/bench/c{c}-{i}"), &data);
-                let t = Instant::now();
-                let err = client.call(&r).await;
+            // Up to `depth` requests in flight; replies come in order.
+            let mut sent = std::collections::VecDeque::new();
+            let mut next = 0;
+            while next < per_client || !sent.is_empty() {
+                while next < per_client && sent.len() < depth {
+                    let r = req(&name, format!("/bench/c{c}-{next}"), &data);
+                    client.submit(&r).await;
+                    sent.push_back(Instant::now());
+                    next += 1;
+                }
+                let err = client.reply().await;
+                let t = sent.pop_front().expect("a request in flight");
                 h.record(t.elapsed().as_micros().max(1) as u64).ok();
                 assert_eq!(err, 0, "{name} failed with {err}");
             }
@@ -221,22 +287,36 @@ async fn main() {
         Some(k) => vec![if k == "apache" { "apache" } else { "zookeeperd" }],
         None => vec!["apache", "zookeeperd"],
     };
-    println!("clients={} ops/phase={} value={}B fsync=on\n", a.clients, a.clients * (a.ops / a.clients), a.size);
+    println!(
+        "clients={} in flight each={} ops/phase={} value={}B fsync=on{}\n",
+        a.clients,
+        a.pipeline,
+        a.clients * (a.ops / a.clients),
+        a.size,
+        if a.ensemble { " ensemble=3 members (RSS: mean per member)" } else { "" }
+    );
     println!("| server | phase | ops/s | p50 ms | p99 ms | RSS after phase MB |");
     println!("|---|---|---:|---:|---:|---:|");
     let mut summary = Vec::new();
     for kind in kinds {
-        let (server, ready_in) = Server::start(kind);
+        let (servers, ready_in) = if a.ensemble {
+            Server::start_ensemble(kind)
+        } else {
+            let (s, t) = Server::start(kind);
+            (vec![s], t)
+        };
+        let ports: Vec<u16> = servers.iter().map(|s| s.port).collect();
+        let rss = || servers.iter().map(Server::rss_kb).sum::<u64>() / servers.len() as u64;
         // Idle: a moment after serving, before any session.
-        let idle = server.rss_kb();
+        let idle = rss();
         {
-            let mut c = Client::connect(server.port).await;
+            let mut c = Client::connect(ports[0]).await;
             assert_eq!(c.call(&req("create", "/bench".into(), b"")).await, 0);
         }
         let mut peak = idle;
         for p in ["create", "set", "get", "exists", "delete"] {
-            let r = phase(server.port, p, &a).await;
-            let rss = server.rss_kb();
+            let r = phase(&ports, p, &a).await;
+            let rss = rss();
             peak = peak.max(rss);
             println!(
                 "| {kind} | {p} | {:.0} | {:.2} | {:.2} | {:.1} |",
