@@ -7,23 +7,22 @@
 //! the write that fired it, and replies keep xid order.
 
 use super::role::{Quorum, Role};
-use super::session::{initial_session_id, password, SessionTracker};
+use super::session::{initial_session_id, SessionTracker};
 use super::stats::ServerStats;
 use super::{ConnInfo, CoreMsg, Outbound};
 use crate::config::ZkConfig;
 use crate::error::{ServerError, ZkError};
-use crate::jute::records::{keeper_state, xid, ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent};
+use crate::jute::records::{keeper_state, xid, ReplyHeader, WatcherEvent};
 use crate::jute::request::Request;
 use crate::jute::response::Response;
 use crate::jute::{encode_framed, Encode};
 use crate::ops::{self, Ctx, Outcome, ReplyKind, Settings};
 use crate::persist::{LogCmd, LogHandle};
-use crate::tree::{ephemeral::NodeKind, Applied, DataTree, Trigger};
+use crate::tree::{Applied, DataTree, Trigger};
 use crate::txn::{Txn, TxnEntry};
 use crate::watch::{ConnId, Notification, WatchManager};
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -64,8 +63,8 @@ pub struct Core {
     held: VecDeque<Held>,
     pub(crate) next_session_id: i64,
     txns_since_snapshot: u64,
-    last_container_check: Instant,
-    last_purge: Instant,
+    pub(crate) last_container_check: Instant,
+    pub(crate) last_purge: Instant,
     pub(crate) systemd: super::systemd::Systemd,
     /// Client and learner requests held while a leader lets its proposals
     /// drain for a learner's snapshot (`Leader::snapshot_waiting`).
@@ -437,99 +436,6 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, conn: ConnId, remote: SocketAddr, tx: super::outbound::OutboundTx, req: ConnectRequest) {
-        let auth = vec![Id::new("ip", &remote.ip().to_string())];
-        self.conns.insert(conn, ConnInfo::new(tx, remote, auth));
-        self.stats.packets_received += 1;
-        if !self.serving() {
-            // As Apache: "ZooKeeperServer not running"; the client tries
-            // another server.
-            tracing::debug!(conn, "refusing a client: not serving (no leader yet)");
-            self.send(conn, Outbound::Close);
-            return;
-        }
-        let last = self.tree.last_zxid();
-        if req.last_zxid_seen > last {
-            tracing::info!(
-                conn,
-                client_zxid = req.last_zxid_seen,
-                last,
-                "refusing session: client has seen a later zxid"
-            );
-            self.send(conn, Outbound::Close);
-            return;
-        }
-        let timeout =
-            (req.timeout.max(0) as u32).clamp(self.config.min_session_timeout, self.config.max_session_timeout) as i32;
-        let now = Instant::now();
-        let read_only = req.read_only.map(|_| false);
-        if self.read_only() {
-            self.read_only_connect(conn, req, timeout);
-            return;
-        }
-        if matches!(self.role, Role::Following(_)) {
-            self.follower_connect(conn, req, timeout, read_only);
-            return;
-        }
-        let session_id = if req.session_id == 0 {
-            let id = self.next_session_id;
-            self.next_session_id += 1;
-            let _ = self.commit(id, 0, Txn::CreateSession { timeout });
-            self.sessions.add(id, timeout, Some(conn), now);
-            tracing::info!(conn, session = format_args!("0x{id:x}"), timeout, "session established");
-            id
-        } else {
-            let id = req.session_id;
-            // Like ZooKeeper, drop the session's current connection before
-            // checking the password.
-            let old = self.sessions.get(id).and_then(|s| s.conn);
-            if let Some(old) = old.filter(|o| *o != conn) {
-                self.send(old, Outbound::Close);
-            }
-            let valid = self.tree.sessions().contains_key(&id)
-                && req.passwd == password(id)
-                && self.sessions.get(id).is_some_and(|s| !s.closing);
-            if !valid {
-                tracing::info!(conn, session = format_args!("0x{id:x}"), "invalid or expired session");
-                let resp = ConnectResponse::expired(read_only);
-                self.send(conn, Outbound::Frame(encode_framed(&[&resp])));
-                self.send(conn, Outbound::Close);
-                return;
-            }
-            if let Some(s) = self.sessions.get_mut(id) {
-                s.conn = Some(conn);
-                s.timeout = Duration::from_millis(timeout as u64);
-            }
-            self.sessions.touch(id, now);
-            tracing::info!(conn, session = format_args!("0x{id:x}"), "session re-established");
-            id
-        };
-        self.session_ready(conn, session_id, timeout, read_only);
-    }
-
-    /// Answer a connect with its session.
-    pub(crate) fn session_ready(&mut self, conn: ConnId, session_id: i64, timeout: i32, read_only: Option<bool>) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.session_id = session_id;
-            c.timeout = timeout;
-        }
-        let resp =
-            ConnectResponse { protocol_version: 0, timeout, session_id, passwd: password(session_id), read_only };
-        self.send(conn, Outbound::Frame(encode_framed(&[&resp])));
-    }
-
-    fn disconnected(&mut self, conn: ConnId) {
-        self.follower_disconnected(conn);
-        if let Some(info) = self.conns.remove(&conn) {
-            self.watches.remove_conn(conn);
-            if let Some(s) = self.sessions.get_mut(info.session_id) {
-                if s.conn == Some(conn) {
-                    s.conn = None;
-                }
-            }
-        }
-    }
-
     fn request(&mut self, conn: ConnId, xid: i32, opcode: i32, req: Request, body: Bytes, received: Instant) {
         self.stats.packets_received += 1;
         if let Some(p) = req.path() {
@@ -614,69 +520,6 @@ impl Core {
                     tracing::info!(conn, session = format_args!("0x{session_id:x}"), "session closed by client");
                     self.send(conn, Outbound::Close);
                 }
-            }
-        }
-    }
-
-    fn on_tick(&mut self) {
-        let now = Instant::now();
-        self.role_tick();
-        self.systemd_tick();
-        // Only a server that commits on its own, or leads, expires
-        // sessions and reaps containers; followers hear of it in commits.
-        let commits = match &self.role {
-            Role::Standalone => true,
-            Role::Leading(l) => l.leader.serving() && !l.leader.snapshot_waiting(),
-            _ => false,
-        };
-        let purge_every = Duration::from_secs(self.config.purge_interval as u64 * 3600);
-        if self.config.purge_interval > 0 && now.duration_since(self.last_purge) >= purge_every {
-            self.last_purge = now;
-            let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
-        }
-        if !commits {
-            return;
-        }
-        for id in self.sessions.take_expired(now) {
-            tracing::info!(session = format_args!("0x{id:x}"), "expiring session: timeout exceeded");
-            let _ = self.commit(id, 0, Txn::CloseSession);
-            if let Some(s) = self.sessions.remove(id) {
-                if let Some(c) = s.conn {
-                    self.send(c, Outbound::Close);
-                }
-            }
-        }
-        if now.duration_since(self.last_container_check) >= self.config.container_check_interval {
-            self.last_container_check = now;
-            self.reap_containers();
-        }
-    }
-
-    /// Delete empty containers that once had children, and TTL nodes with
-    /// no children left unmodified for longer than their TTL.
-    fn reap_containers(&mut self) {
-        let now = now_ms();
-        let mut doomed = Vec::new();
-        for p in self.tree.containers().iter().chain(self.tree.ttls().iter()) {
-            let Some(n) = self.tree.get(p) else { continue };
-            if !n.children.is_empty() {
-                continue;
-            }
-            let expired = match n.kind() {
-                NodeKind::Container => n.stat.cversion > 0,
-                NodeKind::Ttl(ttl) => now - n.stat.mtime > ttl,
-                _ => false,
-            };
-            if expired {
-                doomed.push(p.clone());
-            }
-        }
-        let super_id = [Id::new("super", "")];
-        for p in doomed {
-            let txn = crate::ops::data::prepare_delete(&mut crate::ops::view::Direct(&self.tree), &super_id, &p, -1);
-            if let Ok(txn) = txn {
-                tracing::debug!(path = %p, "reaping container/TTL node");
-                let _ = self.commit(0, 0, txn);
             }
         }
     }

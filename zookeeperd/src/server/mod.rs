@@ -1,6 +1,7 @@
 //! Sockets and tasks: the listener, one task per connection, the core task
 //! and the log writer thread.
 
+mod connect;
 pub mod connection;
 pub mod core;
 mod ensemble;
@@ -13,6 +14,7 @@ pub mod role;
 pub mod session;
 pub mod stats;
 mod systemd;
+mod tick;
 
 use crate::config::ZkConfig;
 use crate::error::ServerError;
