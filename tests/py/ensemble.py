@@ -35,6 +35,17 @@ _MODE_RE = re.compile(r"^Mode: (\S+)", re.M)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def log_tail(member, n):
+    """A member's last `n` log lines, without colours and without the
+    lines Apache logs for every srvr poll."""
+    try:
+        text = member.log_path.read_text(errors="replace")
+    except OSError:
+        return "<no log>"
+    lines = [_ANSI_RE.sub("", ln) for ln in text.splitlines() if "Processing srvr command" not in ln]
+    return "\n".join(lines[-n:])
+
+
 def ensemble_cfg(data_dir, client_port, servers):
     return {
         "tickTime": "500",
@@ -177,16 +188,7 @@ class Ensemble:
     def logs(self, n=25):
         """The members' last log lines, without colours and without the
         lines Apache logs for every srvr poll."""
-        out = []
-        for m in self.members:
-            try:
-                text = m.log_path.read_text(errors="replace")
-            except OSError:
-                text = "<no log>"
-            lines = [_ANSI_RE.sub("", ln) for ln in text.splitlines()
-                     if "Processing srvr command" not in ln]
-            out.append("----- %r, last %d log lines:\n%s" % (m, n, "\n".join(lines[-n:])))
-        return "\n".join(out)
+        return "\n".join("----- %r, last %d log lines:\n%s" % (m, n, log_tail(m, n)) for m in self.members)
 
     def _fail(self, msg):
         self.broken = msg

@@ -61,7 +61,7 @@ from kazoo.retry import KazooRetry
 
 import linearizability as lin
 from conftest import env_flag, four_letter, require_zookeeperd
-from ensemble import DEADLINE, Member, diff_trees, exit_status, read_tree
+from ensemble import DEADLINE, Member, diff_trees, exit_status, log_tail, read_tree
 
 KIND_SETS = [
     ("zookeeperd", "zookeeperd", "zookeeperd"),
@@ -239,7 +239,6 @@ def net():
 NOT_SERVING, DOWN = "not serving", "down"
 _MODE_RE = re.compile(r"^Mode: (\S+)", re.M)
 _ZXID_RE = re.compile(r"^Zxid: (0x[0-9a-fA-F]+|\d+)", re.M)
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def srvr(host, port, timeout=1.0):
@@ -344,18 +343,9 @@ class FaultEnsemble:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def logs(self, n=30):
-        out = []
-        for m in self.members:
-            try:
-                text = m.log_path.read_text(errors="replace")
-            except OSError:
-                text = "<no log>"
-            lines = [_ANSI_RE.sub("", ln) for ln in text.splitlines()
-                     if "Processing srvr command" not in ln]
-            out.append("----- %r (%s), last %d log lines:\n%s"
-                       % (m, "running" if m.alive() else exit_status(m.proc), n,
-                          "\n".join(lines[-n:])))
-        return "\n".join(out)
+        return "\n".join("----- %r (%s), last %d log lines:\n%s"
+                         % (m, "running" if m.alive() else exit_status(m.proc), n, log_tail(m, n))
+                         for m in self.members)
 
     def wait_quorum(self, members=None, timeout=DEADLINE, why=""):
         """Among `members` (default all) one leader, the others followers;

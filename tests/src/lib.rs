@@ -191,6 +191,20 @@ impl Drop for ZkServer {
     }
 }
 
+/// (quorum, election, client) ports for `n` members on 127.0.0.1.
+pub fn ensemble_ports(n: usize) -> Vec<(u16, u16, u16)> {
+    (0..n).map(|_| (free_port(), free_port(), free_port())).collect()
+}
+
+/// zoo.cfg's `server.N=127.0.0.1:quorum:election;127.0.0.1:client` lines.
+pub fn server_lines(ports: &[(u16, u16, u16)]) -> String {
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, (q, e, c))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
+        .collect()
+}
+
 /// A three-member zookeeperd ensemble on 127.0.0.1 (zoo.cfg with
 /// `server.N` lines and `myid`, the seeds' shape with short ticks).
 pub struct ZkEnsemble {
@@ -214,12 +228,8 @@ impl ZkEnsemble {
     /// Write every member's zoo.cfg and myid; start none.
     pub fn configure() -> ZkEnsemble {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
-        let servers: String = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (q, e, c))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
-            .collect();
+        let ports = ensemble_ports(3);
+        let servers = server_lines(&ports);
         for (i, (_, _, client)) in ports.iter().enumerate() {
             let member = dir.path().join(format!("s{}", i + 1));
             std::fs::create_dir_all(member.join("data")).expect("data dir");

@@ -71,17 +71,13 @@ impl Server {
 
     /// Three members of `kind` (server lines + myid, as the seeds' zoo.cfg).
     fn start_ensemble(kind: &str) -> (Vec<Server>, Duration) {
-        let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
-        let lines: String = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (c, q, e))| format!("server.{}=127.0.0.1:{q}:{e};127.0.0.1:{c}\n", i + 1))
-            .collect();
+        let ports = system_tests::ensemble_ports(3);
+        let lines = system_tests::server_lines(&ports);
         let t0 = Instant::now();
         let members: Vec<Server> = ports
             .iter()
             .enumerate()
-            .map(|(i, (c, _, _))| {
+            .map(|(i, (_, _, c))| {
                 let dir = tempfile::tempdir().expect("tempdir");
                 std::fs::create_dir_all(dir.path().join("data")).expect("data");
                 std::fs::write(dir.path().join("data/myid"), format!("{}\n", i + 1)).expect("myid");

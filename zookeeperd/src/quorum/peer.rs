@@ -41,7 +41,7 @@ pub enum SetupError {
     Resolve(String),
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, SetupError> {
+pub(crate) fn resolve(host: &str, port: u16) -> Result<SocketAddr, SetupError> {
     (host, port)
         .to_socket_addrs()
         .ok()

@@ -6,7 +6,7 @@
 //! the tree then holds exactly what the log holds.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::core::Core;
@@ -24,11 +24,7 @@ use crate::tree::DataTree;
 use crate::txn::TxnEntry;
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, ServerError> {
-    (host, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| ServerError::Ensemble(format!("cannot resolve {host}:{port}")))
+    crate::quorum::peer::resolve(host, port).map_err(|e| ServerError::Ensemble(e.to_string()))
 }
 
 /// The ensemble context from zoo.cfg, `myid` and the epoch files.
