@@ -192,10 +192,12 @@ pub enum LogCmd {
     Shutdown,
 }
 
-/// Sender side of the writer thread.
+/// Sender side of the writer thread. Unbounded, so the core never blocks
+/// on a slow disk: what waits for the log is bounded by the clients, whose
+/// replies are held until it is durable.
 #[derive(Clone)]
 pub struct LogHandle {
-    tx: std_mpsc::SyncSender<LogCmd>,
+    tx: std_mpsc::Sender<LogCmd>,
 }
 
 impl LogHandle {
@@ -226,7 +228,7 @@ pub fn spawn_writer(
     force_sync: bool,
     prealloc: u64,
 ) -> (LogHandle, mpsc::UnboundedReceiver<Result<i64, ServerError>>, std::thread::JoinHandle<()>) {
-    let (tx, rx) = std_mpsc::sync_channel::<LogCmd>(1024);
+    let (tx, rx) = std_mpsc::channel::<LogCmd>();
     let (dtx, drx) = mpsc::unbounded_channel();
     let (sync_tx, sync_rx) = std_mpsc::channel::<SyncReq>();
     let sync_rx = std::sync::Arc::new(std::sync::Mutex::new(sync_rx));
