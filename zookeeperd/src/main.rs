@@ -25,8 +25,50 @@ fn from_env() -> Option<Result<zookeeperd::ZkConfig, String>> {
     })())
 }
 
+/// `zookeeperd --purge dataLogDir [snapDir] -n count`: Apache's PurgeTxnLog
+/// (what zkCleanup.sh runs): keep the newest `count` snapshots and the logs
+/// they need.
+fn purge(args: &[String]) -> ExitCode {
+    let usage = || {
+        eprintln!("usage: zookeeperd --purge dataLogDir [snapDir] -n count");
+        eprintln!("\tdataLogDir -- path to the txn log directory");
+        eprintln!("\tsnapDir -- path to the snapshot directory");
+        eprintln!(
+            "\tcount -- the number of old snaps/logs you want to keep, value should be greater than or equal to 3"
+        );
+        ExitCode::from(1)
+    };
+    let (dirs, count) = match args {
+        [log, n, c] if n == "-n" => (vec![log.clone()], c),
+        [log, snap, n, c] if n == "-n" => (vec![log.clone(), snap.clone()], c),
+        _ => return usage(),
+    };
+    let Ok(count) = count.parse::<usize>() else { return usage() };
+    if count < 3 {
+        eprintln!("count should be greater than or equal to 3");
+        return usage();
+    }
+    let log_dir = PathBuf::from(&dirs[0]).join("version-2");
+    let snap_dir = PathBuf::from(dirs.get(1).unwrap_or(&dirs[0])).join("version-2");
+    match zookeeperd::persist::purge(&snap_dir, &log_dir, count) {
+        Ok(removed) => {
+            for p in removed {
+                println!("Removing file: {}", p.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zookeeperd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--purge") {
+        return purge(&args[1..]);
+    }
     let loaded = match args.as_slice() {
         [p] if p != "-h" && p != "--help" => {
             let path = PathBuf::from(p);

@@ -143,14 +143,17 @@ async fn apache_servers_follow_a_zookeeperd_leader() {
             if String::from_utf8_lossy(&out.stdout).lines().any(|l| l == "hello") {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "Apache on {} does not serve the create: {}{}\n{}",
-                a.client_port,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                logs()
-            );
+            if Instant::now() >= deadline {
+                stop.store(true, Ordering::SeqCst);
+                let ended = driver.join().expect("driver thread");
+                panic!(
+                    "Apache on {} does not serve the create (our leader: {ended:?}): {}{}\n{}",
+                    a.client_port,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr),
+                    logs()
+                );
+            }
         }
         assert_eq!(a.mode().as_deref(), Some("follower"));
     }

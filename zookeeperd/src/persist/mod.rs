@@ -144,26 +144,29 @@ pub fn truncate_after(snap_dir: &Path, log_dir: &Path, zxid: i64) -> Result<(), 
 }
 
 /// Keep the newest `retain` snapshots (at least 3, as ZooKeeper insists)
-/// and the logs still needed to replay from the oldest of them.
-pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> Result<usize, ServerError> {
+/// and the logs still needed to replay from the oldest of them; returns
+/// the files removed (Apache's PurgeTxnLog, run by autopurge and
+/// zkCleanup.sh).
+pub fn purge(snap_dir: &Path, log_dir: &Path, retain: usize) -> Result<Vec<PathBuf>, ServerError> {
     let retain = retain.max(3);
     let snaps = list(snap_dir, "snapshot")?;
     if snaps.len() <= retain {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let keep_from = snaps[snaps.len() - retain].0;
-    let mut removed = 0;
+    let mut removed = Vec::new();
     for (_, p) in &snaps[..snaps.len() - retain] {
         std::fs::remove_file(p).map_err(|e| ServerError::io(p, e))?;
-        removed += 1;
+        removed.push(p.clone());
     }
+    // As FileTxnLog.getLogFiles: the newest log starting at or before the
+    // oldest kept snapshot, and every later one, stay.
     let logs = list(log_dir, "log")?;
-    for (i, (_, p)) in logs.iter().enumerate() {
-        if let Some((next_first, _)) = logs.get(i + 1) {
-            if *next_first <= keep_from + 1 {
-                std::fs::remove_file(p).map_err(|e| ServerError::io(p, e))?;
-                removed += 1;
-            }
+    let oldest_needed = logs.iter().map(|(first, _)| *first).filter(|f| *f <= keep_from).max().unwrap_or(0);
+    for (first, p) in &logs {
+        if *first < oldest_needed {
+            std::fs::remove_file(p).map_err(|e| ServerError::io(p, e))?;
+            removed.push(p.clone());
         }
     }
     Ok(removed)
@@ -300,7 +303,7 @@ pub fn spawn_writer(
                                 }
                             }
                             LogCmd::Purge { retain } => {
-                                let n = purge(&snap_dir, &log_dir, retain)?;
+                                let n = purge(&snap_dir, &log_dir, retain)?.len();
                                 if n > 0 {
                                     tracing::info!(removed = n, "purged old snapshots and logs");
                                 }

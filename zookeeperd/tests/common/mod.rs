@@ -59,8 +59,13 @@ impl ApacheZk {
 
     /// zookeeperd's binary, configured as `start` configures Apache.
     pub fn start_zookeeperd(dir: &Path, data_dir: &Path) -> ApacheZk {
+        Self::start_zookeeperd_with(dir, data_dir, "")
+    }
+
+    /// zookeeperd with more zoo.cfg lines.
+    pub fn start_zookeeperd_with(dir: &Path, data_dir: &Path, extra: &str) -> ApacheZk {
         let cmd = Command::new(env!("CARGO_BIN_EXE_zookeeperd"));
-        Self::spawn(dir, data_dir, cmd, "zookeeperd.log", "tickTime=3000\n")
+        Self::spawn(dir, data_dir, cmd, "zookeeperd.log", &format!("tickTime=3000\n{extra}"))
     }
 
     fn spawn(dir: &Path, data_dir: &Path, mut cmd: Command, log_name: &'static str, extra: &str) -> ApacheZk {
