@@ -2,7 +2,8 @@
 # Install every test dependency, build, and run every test: the Rust suites
 # (unit, property and system tests) under nextest, then the Python suites
 # that drive the servers with real clients (kazoo, zkCli.sh, cli_mt, ...)
-# and compare zookeeperd with Apache ZooKeeper.
+# and compare zookeeperd with Apache ZooKeeper, then the Java ecosystem
+# (tests/java, Maven).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
@@ -10,3 +11,6 @@ scripts/install-test-deps.sh
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
 python3 -m pytest tests/py
+# The Java ecosystem (Curator, the ZooKeeper client, kafka-clients,
+# kafka-streams) against the daemons.
+scripts/test-java.sh

@@ -20,13 +20,31 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> HandlerResult
     let v = ctx.api_version;
     let broker = &ctx.broker;
     let mut md = broker.metadata();
+    // v12+ may ask by topic ID (describeTopics by ID): known IDs become
+    // their names, unknown ones UNKNOWN_TOPIC_ID, nothing is auto-created.
+    let ids: Vec<uuid::Uuid> = match &req.topics {
+        Some(t) if v >= 12 => t.iter().map(|t| t.topic_id).filter(|id| !id.is_nil()).collect(),
+        _ => Vec::new(),
+    };
+    let by_id = !ids.is_empty();
+    let mut unknown_ids = Vec::new();
     // v0: an empty list means all topics; v1+: null means all.
     let requested: Option<Vec<String>> = match req.topics {
         None => None,
         Some(t) if t.is_empty() && v == 0 => None,
+        Some(_) if by_id => {
+            let mut names = Vec::new();
+            for id in &ids {
+                match md.topics.values().find(|i| i.topic_id == *id) {
+                    Some(info) => names.push(info.name.clone()),
+                    None => unknown_ids.push(*id),
+                }
+            }
+            Some(names)
+        }
         Some(t) => Some(t.into_iter().filter_map(|t| t.name.map(|n| n.0.to_string())).collect()),
     };
-    let allow_auto = v < 4 || req.allow_auto_topic_creation;
+    let allow_auto = (v < 4 || req.allow_auto_topic_creation) && !by_id;
     let mut created: Vec<(String, ResponseError)> = Vec::new();
     if let Some(names) = &requested {
         for n in names {
@@ -85,6 +103,12 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> HandlerResult
                 t.error_code = code;
             }
         }
+        resp.topics.push(t);
+    }
+    for id in unknown_ids {
+        let mut t = MetadataResponseTopic::default();
+        t.topic_id = id;
+        t.error_code = ResponseError::UnknownTopicId.code();
         resp.topics.push(t);
     }
     Ok(Some(ResponseKind::Metadata(resp)))

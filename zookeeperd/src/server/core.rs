@@ -129,6 +129,7 @@ impl Core {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.self_tx = Some(tx);
         if self.quorum.is_some() {
+            self.init_config_node();
             self.start_election();
         }
         self.systemd_tick();

@@ -347,8 +347,18 @@ impl Core {
         self.durable_rx = durable_rx;
         self.writer = Some(thread);
         self.durable_zxid = self.tree.last_zxid();
+        self.init_config_node();
         self.reset_sessions();
         Ok(())
+    }
+
+    /// /zookeeper/config holds the membership, whatever the tree was
+    /// loaded from (Apache sets it at start and after a leader's snapshot).
+    pub(crate) fn init_config_node(&mut self) {
+        if let Some(q) = self.quorum.as_ref() {
+            let data = q.verifier.clone();
+            self.tree.set_config(&data, 0, super::core::now_ms());
+        }
     }
 
     /// Every global session from the tree, each with a fresh timeout (a

@@ -188,6 +188,19 @@ impl DataTree {
         self.nodes.len() + 1
     }
 
+    /// /zookeeper/config's data: the ensemble's membership, set outside
+    /// any txn as Apache's initConfigInZKDatabase does (version -1, mzxid
+    /// the config's version).
+    pub fn set_config(&mut self, data: &[u8], config_version: i64, now_ms: i64) {
+        if let Some(n) = self.nodes.get_mut(CONFIG_PATH) {
+            n.data = Some(data.to_vec().into_boxed_slice());
+            n.stat.version = -1;
+            n.stat.mzxid = config_version;
+            n.stat.mtime = now_ms;
+        }
+        self.recompute_data_size();
+    }
+
     pub fn approximate_data_size(&self) -> i64 {
         self.approximate_data_size
     }
