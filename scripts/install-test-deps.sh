@@ -2,7 +2,8 @@
 # Install every peer the tests run against: Debian's Apache ZooKeeper
 # (server, zkCli.sh, cli_mt), kcat and podman, the Python clients (kazoo,
 # confluent-kafka, kafka-python) and podman-compose, kafkajs, Tansu,
-# cargo-nextest.
+# cargo-nextest; and for the deployment test (tests/deploy) systemd-nspawn,
+# debootstrap, ssh, ansible-core and ansible-lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ need_apt=()
 command -v /usr/share/zookeeper/bin/zkCli.sh >/dev/null 2>&1 || need_apt+=(zookeeper)
 command -v cli_mt >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+command -v systemd-nspawn >/dev/null 2>&1 || need_apt+=(systemd-container)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 # podman (and runc) run the container image for seed 002's compose test.
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
@@ -19,7 +24,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt -r kafkad/tests/py/requirements.txt
+python3 -m pip install -q --disable-pip-version-check -r tests/py/requirements.txt -r kafkad/tests/py/requirements.txt \
+  -r tests/deploy/requirements.txt
 
 # podman as root here: runc, cgroupfs, no default ulimits (what works on
 # these machines); written only when there is no containers.conf yet.
