@@ -18,8 +18,9 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
 fi
 
-export ZOOKEEPERD_BIN="${ZOOKEEPERD_BIN:-$root/target/debug/zookeeperd}"
-export KAFKAD_BIN="${KAFKAD_BIN:-$root/target/debug/kafkad}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+export ZOOKEEPERD_BIN="${ZOOKEEPERD_BIN:-$target/debug/zookeeperd}"
+export KAFKAD_BIN="${KAFKAD_BIN:-$target/debug/kafkad}"
 for b in "$ZOOKEEPERD_BIN" "$KAFKAD_BIN"; do
   if [ ! -x "$b" ]; then
     echo "test-java: $b is not built (cargo build --bins)" >&2
