@@ -23,7 +23,8 @@ register; plain gets and watches only ever show committed states and a
 session never sees the register go back; after closing the sessions the
 members' trees (data, Stat, children; without /zookeeper) are identical;
 the register history (reads are sync+get, >= MIN_OPS operations) is
-linearizable; and no two members reported "Mode: leader" with the same
+linearizable, counting the reads zookeeperd members answered (an Apache
+member's sync+get is not a linearizable read: see check_linearizable); and no two members reported "Mode: leader" with the same
 epoch (high 32 bits of srvr's Zxid) in overlapping intervals (srvr is
 sampled on every member every ~30 ms).  All final checks run; the failure
 lists every one that failed.
@@ -1135,12 +1136,21 @@ def check_trees(readers):
 
 
 def check_linearizable(ens, wl):
-    ops = wl.hist.ops()
+    # A sync+get answered by an Apache member is not a linearizable read:
+    # Apache's leader treats its own clients' sync as a no-op and applies a
+    # commit after sending it to the followers, so it can answer with a
+    # state older than a write a follower has already acknowledged (seen in
+    # all-Apache runs). zookeeperd's leader holds such a read until the write
+    # commits, and its followers answer a sync after the commits before it:
+    # its reads stay in the check, Apache's are left to the session checks.
+    apache = {str(m.sid) for m in ens.members if m.kind == "apache"}
+    history = wl.hist.ops()
+    assert len(history) >= MIN_OPS, len(history)
+    ops = [o for o in history if not (o.kind == lin.READ and str(o.meta.get("via")) in apache)]
     n_ok = sum(1 for o in ops if o.kind == lin.CAS and isinstance(o.out, tuple))
     n_unknown = sum(1 for o in ops if o.ret is None)
-    ens.note("history: %d ops (%d reads, %d cas ok, %d unknown)"
-             % (len(ops), sum(o.kind == lin.READ for o in ops), n_ok, n_unknown))
-    assert len(ops) >= MIN_OPS, len(ops)
+    ens.note("history: %d ops, %d checked (%d reads, %d cas ok, %d unknown)"
+             % (len(history), len(ops), sum(o.kind == lin.READ for o in ops), n_ok, n_unknown))
     assert n_ok >= 100, "only %d successful cas" % n_ok
     r = lin.check(ops, (INIT_DATA, 0), timeout=120)
     assert r, "the register history (%d ops, %d unknown) is not linearizable:\n%s" \
