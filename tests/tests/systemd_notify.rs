@@ -70,3 +70,43 @@ fn an_ensemble_member_is_ready_only_once_its_quorum_serves() {
         "{heard:?}"
     );
 }
+
+/// Log lines for the journal: no colours when stderr is not a terminal,
+/// and under systemd (JOURNAL_STREAM) a syslog priority in front of each
+/// line, so `journalctl -p warning` finds the warnings.
+#[test]
+fn log_lines_suit_the_journal() {
+    let run = |journal: bool| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("zoo.cfg");
+        // An unknown key makes zookeeperd warn; a port already taken ends it
+        // with an error.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        std::fs::write(
+            &cfg,
+            format!(
+                "dataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nnoSuchKey=1\n",
+                dir.path().display()
+            ),
+        )
+        .expect("zoo.cfg");
+        let mut cmd = std::process::Command::new(system_tests::binary("zookeeperd"));
+        cmd.arg(&cfg).env_remove("NO_COLOR").env_remove("JOURNAL_STREAM");
+        if journal {
+            cmd.env("JOURNAL_STREAM", "8:12345");
+        }
+        let out = cmd.output().expect("run zookeeperd");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let plain = run(false);
+    assert!(!plain.contains('\u{1b}'), "no colours on a pipe: {plain:?}");
+    let journal = run(true);
+    assert!(!journal.contains('\u{1b}'), "{journal:?}");
+    let lines: Vec<&str> = journal.lines().filter(|l| l.starts_with('<')).collect();
+    assert!(!lines.is_empty(), "{journal:?}");
+    assert!(lines.iter().all(|l| l.len() > 3 && l[1..2].parse::<u8>().is_ok() && &l[2..3] == ">"), "{journal:?}");
+    assert!(lines.iter().any(|l| l.starts_with("<4>") && l.contains("noSuchKey")), "a warning at 4: {journal:?}");
+    assert!(lines.iter().any(|l| l.starts_with("<3>")), "an error at 3: {journal:?}");
+    assert!(lines.iter().any(|l| l.starts_with("<6>")), "info at 6: {journal:?}");
+}
