@@ -64,7 +64,7 @@ fn an_ensemble_member_is_ready_only_once_its_quorum_serves() {
     ens.wait_quorum();
     let heard = listen(&sock, Duration::from_secs(30), |h| has(h, "READY=1"));
     assert!(has(&heard, "READY=1"), "{heard:?}\n{}", ens.log(0));
-    let role = heard.iter().filter(|l| l.starts_with("STATUS=")).next_back().cloned().unwrap_or_default();
+    let role = heard.iter().rfind(|l| l.starts_with("STATUS=")).cloned().unwrap_or_default();
     assert!(
         role.starts_with("STATUS=leading, 2 of 2 followers synced") || role.starts_with("STATUS=following leader "),
         "{heard:?}"
