@@ -31,13 +31,18 @@ fn leader(members: &[Option<QuorumPeer>]) -> Option<usize> {
 
 async fn connect(port: u16) -> Client {
     let addr = format!("127.0.0.1:{port}");
-    for _ in 0..100 {
+    // A member may still be joining: retry until the election deadline,
+    // polling faster first.
+    let deadline = tokio::time::Instant::now() + ELECTION;
+    let mut pause = Duration::from_millis(20);
+    loop {
         if let Ok(c) = Client::connector().with_session_timeout(Duration::from_secs(10)).connect(&addr).await {
             return c;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(tokio::time::Instant::now() < deadline, "no session on {addr} within {ELECTION:?}");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(250));
     }
-    panic!("no session on {addr}");
 }
 
 /// The whole tree below "/" (without /zookeeper) as one member serves it

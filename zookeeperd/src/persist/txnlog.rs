@@ -21,6 +21,11 @@ const PAD_MARGIN: u64 = 4096;
 
 /// Files named `prefix.<hex zxid>` in `dir` (Apache's names), by zxid.
 pub fn list(dir: &Path, prefix: &str) -> Result<Vec<(i64, PathBuf)>, ServerError> {
+    list_by(dir, |n| zxid_from_name(n, prefix))
+}
+
+/// The files in `dir` whose name `zxid_of` reads a zxid from, by zxid.
+pub fn list_by(dir: &Path, zxid_of: impl Fn(&str) -> Option<i64>) -> Result<Vec<(i64, PathBuf)>, ServerError> {
     let mut out = Vec::new();
     let rd = std::fs::read_dir(dir).map_err(|e| ServerError::io(dir, e))?;
     for e in rd {
@@ -28,7 +33,7 @@ pub fn list(dir: &Path, prefix: &str) -> Result<Vec<(i64, PathBuf)>, ServerError
         if !e.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        if let Some(z) = e.file_name().to_str().and_then(|n| zxid_from_name(n, prefix)) {
+        if let Some(z) = e.file_name().to_str().and_then(&zxid_of) {
             out.push((z, e.path()));
         }
     }

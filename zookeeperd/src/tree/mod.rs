@@ -28,6 +28,37 @@ pub struct StatPersisted {
     pub pzxid: i64,
 }
 
+impl StatPersisted {
+    /// The jute record as snapshots store it (both Apache's and the old
+    /// private format).
+    pub fn encode(&self, w: &mut bytes::BytesMut) {
+        use crate::jute::{write_int, write_long};
+        write_long(w, self.czxid);
+        write_long(w, self.mzxid);
+        write_long(w, self.ctime);
+        write_long(w, self.mtime);
+        write_int(w, self.version);
+        write_int(w, self.cversion);
+        write_int(w, self.aversion);
+        write_long(w, self.ephemeral_owner);
+        write_long(w, self.pzxid);
+    }
+
+    pub fn decode(r: &mut crate::jute::Reader) -> Result<StatPersisted, crate::jute::DecodeError> {
+        Ok(StatPersisted {
+            czxid: r.read_long()?,
+            mzxid: r.read_long()?,
+            ctime: r.read_long()?,
+            mtime: r.read_long()?,
+            version: r.read_int()?,
+            cversion: r.read_int()?,
+            aversion: r.read_int()?,
+            ephemeral_owner: r.read_long()?,
+            pzxid: r.read_long()?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Node {
     pub data: Option<Box<[u8]>>,

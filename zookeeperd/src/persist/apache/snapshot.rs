@@ -174,7 +174,7 @@ fn decode_body(r: &mut Reader) -> Result<Body, ApacheError> {
         if r.remaining() < STAT_LEN {
             return Err(ApacheError::Malformed("truncated node stat"));
         }
-        let stat = decode_stat(r)?;
+        let stat = StatPersisted::decode(r)?;
         seen.insert(path.clone());
         nodes.push(SnapshotNode { path, data, acl, stat });
     }
@@ -219,7 +219,7 @@ impl SnapshotWriter {
         write_string(&mut self.w, path);
         write_buffer(&mut self.w, data);
         write_long(&mut self.w, acl);
-        encode_stat(&mut self.w, stat);
+        stat.encode(&mut self.w);
     }
 
     /// The end marker alone: the stream a leader sends after SNAP.
@@ -240,32 +240,6 @@ impl SnapshotWriter {
         }
         self.w
     }
-}
-
-fn encode_stat(w: &mut BytesMut, s: &StatPersisted) {
-    write_long(w, s.czxid);
-    write_long(w, s.mzxid);
-    write_long(w, s.ctime);
-    write_long(w, s.mtime);
-    write_int(w, s.version);
-    write_int(w, s.cversion);
-    write_int(w, s.aversion);
-    write_long(w, s.ephemeral_owner);
-    write_long(w, s.pzxid);
-}
-
-fn decode_stat(r: &mut Reader) -> Result<StatPersisted, ApacheError> {
-    Ok(StatPersisted {
-        czxid: r.read_long()?,
-        mzxid: r.read_long()?,
-        ctime: r.read_long()?,
-        mtime: r.read_long()?,
-        version: r.read_int()?,
-        cversion: r.read_int()?,
-        aversion: r.read_int()?,
-        ephemeral_owner: r.read_long()?,
-        pzxid: r.read_long()?,
-    })
 }
 
 /// `SnapStream.sealStream`: the checksum of everything so far, then "/".

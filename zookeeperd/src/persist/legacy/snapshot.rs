@@ -72,17 +72,7 @@ pub fn decode(buf: &[u8]) -> Result<DataTree, DecodeError> {
         let path = r.read_string()?;
         let data = r.read_buffer()?.map(|d| d.into_boxed_slice());
         let acl: Vec<Acl> = r.read_vec(12, Acl::decode)?.unwrap_or_default();
-        let stat = StatPersisted {
-            czxid: r.read_long()?,
-            mzxid: r.read_long()?,
-            ctime: r.read_long()?,
-            mtime: r.read_long()?,
-            version: r.read_int()?,
-            cversion: r.read_int()?,
-            aversion: r.read_int()?,
-            ephemeral_owner: r.read_long()?,
-            pzxid: r.read_long()?,
-        };
+        let stat = StatPersisted::decode(&mut r)?;
         let acl = tree.intern_acl(acl);
         pending.push((path, Node { data, acl, stat, children: Default::default() }));
     }

@@ -34,16 +34,7 @@ pub fn parse_name(name: &str, prefix: &str) -> Option<i64> {
 
 /// Files named `prefix.<zxid>` in `dir`, sorted by zxid.
 pub fn list(dir: &Path, prefix: &str) -> Result<Vec<(i64, PathBuf)>, ServerError> {
-    let mut out = Vec::new();
-    let rd = std::fs::read_dir(dir).map_err(|e| ServerError::io(dir, e))?;
-    for e in rd {
-        let e = e.map_err(|e| ServerError::io(dir, e))?;
-        if let Some(z) = e.file_name().to_str().and_then(|n| parse_name(n, prefix)) {
-            out.push((z, e.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
+    crate::persist::txnlog::list_by(dir, |n| parse_name(n, prefix))
 }
 
 /// Everything read from one log file.

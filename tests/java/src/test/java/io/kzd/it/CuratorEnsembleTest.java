@@ -42,44 +42,23 @@ import org.apache.curator.framework.state.ConnectionState;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.CreateMode;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.kzd.it.support.DumpLogsOnFailure;
+import io.kzd.it.support.EnsembleTestBase;
 import io.kzd.it.support.Env;
 import io.kzd.it.support.ZkEnsemble;
 
 /** Apache Curator 5 recipes (with the ZooKeeper 3.8 client) against a three-member zookeeperd ensemble. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class CuratorEnsembleTest {
+class CuratorEnsembleTest extends EnsembleTestBase {
     static final int SESSION_TIMEOUT_MS = 15000;
     static final Duration T = Duration.ofSeconds(60);
 
-    ZkEnsemble ens;
     final List<CuratorFramework> clients = new CopyOnWriteArrayList<>();
-
-    @RegisterExtension
-    final DumpLogsOnFailure dump = new DumpLogsOnFailure(() -> ens == null ? "" : ens.logs());
-
-    @BeforeAll
-    void startEnsemble() {
-        ens = ZkEnsemble.startEnsemble();
-    }
-
-    @AfterAll
-    void stopEnsemble() {
-        if (ens != null) {
-            ens.close();
-        }
-    }
 
     @AfterEach
     void closeClients() {

@@ -29,40 +29,19 @@ import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.data.Stat;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.kzd.it.support.DumpLogsOnFailure;
+import io.kzd.it.support.EnsembleTestBase;
 import io.kzd.it.support.Env;
 import io.kzd.it.support.ZkEnsemble;
 
 /** The plain org.apache.zookeeper.ZooKeeper 3.8 client against a three-member zookeeperd ensemble. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ZooKeeperClientTest {
+class ZooKeeperClientTest extends EnsembleTestBase {
     static final Duration T = Duration.ofSeconds(60);
     static final List<org.apache.zookeeper.data.ACL> OPEN = ZooDefs.Ids.OPEN_ACL_UNSAFE;
 
-    ZkEnsemble ens;
     final List<ZooKeeper> sessions = new CopyOnWriteArrayList<>();
-
-    @RegisterExtension
-    final DumpLogsOnFailure dump = new DumpLogsOnFailure(() -> ens == null ? "" : ens.logs());
-
-    @BeforeAll
-    void startEnsemble() {
-        ens = ZkEnsemble.startEnsemble();
-    }
-
-    @AfterAll
-    void stopEnsemble() {
-        if (ens != null) {
-            ens.close();
-        }
-    }
 
     @AfterEach
     void closeSessions() throws InterruptedException {
