@@ -161,6 +161,18 @@ impl Leader {
         self.serving
     }
 
+    /// The txns we logged, oldest first and at most `COMMIT_LOG_COUNT`:
+    /// the committed history, then the proposals still in flight (our log
+    /// has them too). Leaves both empty.
+    pub fn take_history(&mut self) -> VecDeque<(i64, Vec<u8>)> {
+        let mut out = std::mem::take(&mut self.history);
+        out.extend(std::mem::take(&mut self.outstanding).into_iter().map(|(z, (txn, _))| (z, txn)));
+        while out.len() > COMMIT_LOG_COUNT {
+            out.pop_front();
+        }
+        out
+    }
+
     /// A learner waits for a snapshot of the committed state: the driver
     /// holds new proposals until those in flight have committed.
     pub fn snapshot_waiting(&self) -> bool {

@@ -275,3 +275,14 @@ fn observers_learn_every_commit_by_inform_and_never_count() {
         assert_eq!(net.member(conn).logged, z, "member on conn {conn} logged every txn");
     }
 }
+
+#[test]
+fn the_history_handed_back_holds_commits_then_proposals_in_flight() {
+    let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0), (2, 0)]);
+    let committed = net.propose(b"a");
+    // Proposed and logged by us, but no learner hears of it.
+    let (in_flight, _) = net.leader.propose(b"b".to_vec()).expect("serving");
+    let h: Vec<i64> = net.leader.take_history().into_iter().map(|(z, _)| z).collect();
+    assert_eq!(h, vec![committed, in_flight]);
+    assert!(net.leader.take_history().is_empty(), "taken");
+}

@@ -249,7 +249,14 @@ impl Core {
         }
         self.close_all_clients();
         let mut reload = false;
-        if let Role::Following(f) = old {
+        if let Role::Leading(mut l) = old {
+            // Everything we proposed is in our log and tree: the next
+            // leader's DIFFs may use it.
+            let history = l.leader.take_history();
+            if let Some(q) = self.quorum.as_mut() {
+                q.history = history;
+            }
+        } else if let Role::Following(f) = old {
             let mut f = f;
             // Apache reloads its database from the log: txns we logged but
             // saw no commit for are part of it (a new leader decides).

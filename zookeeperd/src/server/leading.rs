@@ -67,14 +67,13 @@ impl Core {
     /// Propose a txn `commit` built (the tree takes it right after).
     pub(crate) fn propose(&mut self, zxid: i64, bytes: Vec<u8>) {
         let Role::Leading(l) = &mut self.role else { return };
-        let Some((z, actions)) = l.leader.propose(bytes.clone()) else {
+        // The leader keeps its own history; the core takes it back when the
+        // role ends (`go_looking`).
+        let Some((z, actions)) = l.leader.propose(bytes) else {
             tracing::error!(zxid = format_args!("{zxid:#x}"), "proposal while not serving");
             return;
         };
         debug_assert_eq!(z, zxid);
-        if let Some(q) = self.quorum.as_mut() {
-            q.remember(zxid, bytes);
-        }
         self.lead(actions);
     }
 
