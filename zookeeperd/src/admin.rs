@@ -29,6 +29,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("connection_stat_reset", "crst"),
     ("stat_reset", "srst"),
     ("dirs", "dirs"),
+    ("hash", "hash"),
 ];
 
 pub async fn start(
@@ -115,6 +116,15 @@ pub fn command_json(name: &str, core: &mut Core) -> Option<Value> {
     let mut obj = serde_json::Map::new();
     match word {
         "ruok" => {}
+        // Apache's DigestCommand: the ZxidDigest beans.
+        "hash" => {
+            let digests: Vec<Value> = core
+                .tree
+                .digest_log()
+                .map(|(zxid, digest)| json!({"zxid": zxid, "digestVersion": crate::tree::digest::VERSION, "digest": digest}))
+                .collect();
+            obj.insert("digests".into(), Value::Array(digests));
+        }
         "mntr" | "conf" | "envi" => {
             for line in text.lines() {
                 let (k, v) = line.split_once('\t').or_else(|| line.split_once('=')).unwrap_or((line, ""));

@@ -10,8 +10,10 @@ pub const VERSION: &str = concat!("3.8.4-zookeeperd-", env!("CARGO_PKG_VERSION")
 /// `asker` is the four-letter-word connection itself, listed (brief form)
 /// by stat and cons as ZooKeeper does.
 pub fn render(cmd: &str, asker: Option<std::net::SocketAddr>, core: &mut Core) -> String {
-    let needs_serving =
-        matches!(cmd, "srvr" | "stat" | "mntr" | "conf" | "cons" | "wchs" | "wchc" | "wchp" | "dump" | "crst" | "srst");
+    let needs_serving = matches!(
+        cmd,
+        "srvr" | "stat" | "mntr" | "conf" | "cons" | "wchs" | "wchc" | "wchp" | "dump" | "crst" | "srst" | "hash"
+    );
     if needs_serving && !core.serving() {
         return "This ZooKeeper instance is not currently serving requests\n".into();
     }
@@ -42,7 +44,11 @@ pub fn render(cmd: &str, asker: Option<std::net::SocketAddr>, core: &mut Core) -
             "Server stats reset.\n".into()
         }
         "dirs" => dirs(core),
-        "hash" => "Digest:\n".into(),
+        // DigestCommand: the digest log, "<zxid in hex>: <digest>".
+        "hash" => core.tree.digest_log().fold(String::new(), |mut s, (zxid, digest)| {
+            let _ = writeln!(s, "{zxid:x}: {digest}");
+            s
+        }),
         "gtmk" => "0\n".into(),
         "stmk" => "0\n".into(),
         _ => String::new(),
@@ -165,6 +171,7 @@ fn mntr(core: &Core) -> String {
         ("zk_max_client_response_size", "-1".into()),
         ("zk_min_client_response_size", "-1".into()),
         ("zk_cnt_fsynctime", core.stats.fsyncs.to_string()),
+        ("zk_digest_mismatches_count", core.stats.digest_mismatches.to_string()),
     ]
     .into_iter()
     .collect();

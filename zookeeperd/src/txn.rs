@@ -13,7 +13,13 @@ pub enum Txn {
         timeout: i32,
     },
     /// Deletes every ephemeral of the entry's session.
-    CloseSession,
+    ///
+    /// `paths`: the session's ephemerals when the leader closed it, as
+    /// Apache 3.6+ logs them (`CloseSessionTxn`); `None` in older logs,
+    /// and until `Core::commit_as` fills them in.
+    CloseSession {
+        paths: Option<Vec<String>>,
+    },
     /// `ephemeral_owner` carries the session id for ephemerals and the
     /// container/TTL markers (see `tree::ephemeral`).
     Create {
@@ -74,7 +80,7 @@ impl Txn {
                 write_int(w, T_CREATE_SESSION);
                 write_int(w, *timeout);
             }
-            Txn::CloseSession => write_int(w, T_CLOSE_SESSION),
+            Txn::CloseSession { .. } => write_int(w, T_CLOSE_SESSION),
             Txn::Create { path, data, acl, ephemeral_owner, parent_cversion } => {
                 write_int(w, T_CREATE);
                 write_string(w, path);
@@ -121,7 +127,7 @@ impl Txn {
     pub fn decode(r: &mut Reader) -> Result<Txn, DecodeError> {
         Ok(match r.read_int()? {
             T_CREATE_SESSION => Txn::CreateSession { timeout: r.read_int()? },
-            T_CLOSE_SESSION => Txn::CloseSession,
+            T_CLOSE_SESSION => Txn::CloseSession { paths: None },
             T_CREATE => Txn::Create {
                 path: r.read_string()?,
                 data: r.read_buffer()?,

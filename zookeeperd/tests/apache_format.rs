@@ -64,7 +64,7 @@ fn we_read_what_apache_writes() {
     let want = vec![
         Txn::CreateSession { timeout: 30000 },
         create("/a", b"hello", 0, 1),
-        Txn::CloseSession,
+        Txn::CloseSession { paths: Some(vec![]) },
         Txn::CreateSession { timeout: 30000 },
         create("/a/eph", b"e1", second, 1),
         create("/a/seq-0000000001", b"s1", 0, 2),
@@ -87,7 +87,7 @@ fn we_read_what_apache_writes() {
             version: 1,
         },
         Txn::Delete { path: "/cont/kid".into() },
-        Txn::CloseSession,
+        Txn::CloseSession { paths: Some(vec!["/a/eph".into()]) },
     ];
     assert_eq!(txns, want.iter().collect::<Vec<_>>());
     for (i, e) in entries.iter().enumerate() {
@@ -191,16 +191,16 @@ fn apache_reads_and_serves_what_we_write() {
         entry(s1, create("/ttl", "t", ephemeral::ttl_owner(600_000), 3)),
         entry(s2, Txn::CreateSession { timeout: 30000 }),
         entry(s2, create("/gone2", "", s2, 4)),
-        entry(s2, Txn::CloseSession),
+        entry(s2, Txn::CloseSession { paths: None }),
         entry(s3, Txn::CreateSession { timeout: 30000 }),
         entry(s3, create("/gone3", "", s3, 5)),
-        entry(s3, Txn::CloseSession),
+        // Session 3 closes the 3.6+ way, naming its ephemerals; session 2
+        // the older way, leaving Apache to find them.
+        entry(s3, Txn::CloseSession { paths: Some(vec!["/gone3".into()]) }),
     ];
-    let mut records: Vec<TxnRecord> = entries.iter().map(|e| TxnRecord::from_entry(e).expect("mappable")).collect();
-    // Session 3 closes the 3.6+ way, naming its ephemerals; session 2 the
-    // older way, leaving Apache to find them.
+    let records: Vec<TxnRecord> = entries.iter().map(|e| TxnRecord::from_entry(e).expect("mappable")).collect();
     let last = records.len() - 1;
-    records[last].txn = ApacheTxn::CloseSession { paths: Some(vec!["/gone3".into()]) };
+    assert_eq!(records[last].txn, ApacheTxn::CloseSession { paths: Some(vec!["/gone3".into()]) });
     let log1 = v2.join(log_file_name(1));
     let mut bytes = encode_log(0, &records).expect("encode").to_vec();
     bytes.resize(bytes.len() + 4096, 0); // as if preallocated

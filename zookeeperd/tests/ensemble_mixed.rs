@@ -3,7 +3,9 @@
 //! Through the zookeeper-client crate, writes go through every member and
 //! every member then serves the same znodes with the same Stat; the leader
 //! is killed until each kind has led, and the killed member comes back on
-//! its dataDir and catches up. (tests/py/test_ensemble.py runs kazoo and
+//! its dataDir and catches up. Every member computes the same tree digest
+//! after each txn: the `hash` lists agree and no member counts a mismatch
+//! against its leader's. (tests/py/test_ensemble.py runs kazoo and
 //! zkCli.sh against the same mixes.)
 
 mod common;
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::ensemble::{Ensemble, Kind, QuorumPeer};
-use common::wait_for;
+use common::{four_letter_word, wait_for};
 use zookeeper_client::{Acls, Client, CreateMode};
 
 const ELECTION: Duration = Duration::from_secs(60);
@@ -88,6 +90,57 @@ async fn write(port: u16, tag: &str) {
     c.set_data(&format!("/{tag}"), b"changed", None).await.expect("set");
 }
 
+/// Writes enough txns through `port` that the zxid passes a multiple of
+/// 128, where every member records its digest (the `hash` command).
+async fn burst(port: u16) {
+    let c = connect(port).await;
+    let opts = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let _ = c.create("/burst", b"", &opts).await;
+    for i in 0..130 {
+        let (path, data) = (format!("/burst/n{i}"), format!("{i}"));
+        tokio::time::timeout(OP, c.create(&path, data.as_bytes(), &opts))
+            .await
+            .expect("burst write hung")
+            .expect("burst create");
+    }
+}
+
+/// `hash`: zxid (hex) -> digest.
+fn hashes(m: &QuorumPeer) -> BTreeMap<String, String> {
+    let out = four_letter_word(m.client_port, "hash").unwrap_or_default();
+    out.lines().filter_map(|l| l.split_once(": ")).map(|(z, d)| (z.to_string(), d.to_string())).collect()
+}
+
+/// Members agree on the digest at every zxid they both recorded (with
+/// `all_recorded`, at least one recorded by all: before any restart, whose
+/// snapshot may leave a member's list short), and none saw its leader's
+/// digest differ.
+fn same_digests(members: &[Option<QuorumPeer>], all_recorded: bool) {
+    let all: Vec<(&QuorumPeer, BTreeMap<String, String>)> = members.iter().flatten().map(|m| (m, hashes(m))).collect();
+    let common = all[0].1.keys().filter(|z| all.iter().all(|(_, h)| h.contains_key(*z))).count();
+    assert!(
+        !all_recorded || common > 0,
+        "no zxid in every member's hash list: {:?}",
+        all.iter().map(|(m, h)| (m.sid, h)).collect::<Vec<_>>()
+    );
+    for (m, h) in &all[1..] {
+        for (z, d) in h {
+            if let Some(d0) = all[0].1.get(z) {
+                assert_eq!(
+                    d, d0,
+                    "digest at {z}: member {} ({:?}) vs member {} ({:?})",
+                    m.sid, m.kind, all[0].0.sid, all[0].0.kind
+                );
+            }
+        }
+    }
+    for (m, _) in &all {
+        let mntr = four_letter_word(m.client_port, "mntr").unwrap_or_default();
+        let count = mntr.lines().find_map(|l| l.strip_prefix("zk_digest_mismatches_count\t")).map(str::trim);
+        assert_eq!(count, Some("0"), "member {} ({:?}) counted digest mismatches", m.sid, m.kind);
+    }
+}
+
 async fn same_tree_everywhere(members: &[Option<QuorumPeer>], expect_at_least: usize) -> Tree {
     let mut trees = Vec::new();
     for m in members.iter().flatten() {
@@ -113,7 +166,10 @@ async fn run(kinds: [Kind; 3]) {
     for m in members.iter().flatten() {
         write_through(m.client_port, &format!("via-{}", m.sid)).await;
     }
-    let mut written = same_tree_everywhere(&members, 7).await.len();
+    let first = wait_for("one leader, two followers", ELECTION, || leader(&members));
+    burst(members[first].as_ref().map(|m| m.client_port).expect("leader")).await;
+    let mut written = same_tree_everywhere(&members, 7 + 131).await.len();
+    same_digests(&members, true);
     let mut led: Vec<Kind> = Vec::new();
     for round in 0..6 {
         let l = wait_for("one leader, two followers", ELECTION, || leader(&members));
@@ -137,6 +193,7 @@ async fn run(kinds: [Kind; 3]) {
         let now = same_tree_everywhere(&members, written + 2).await.len();
         assert!(now >= written + 2, "round {round}: {now} znodes after {written}\n{}", logs(&members));
         written = now;
+        same_digests(&members, false);
     }
     assert!(kinds.iter().all(|k| led.contains(k)), "kinds that led: {led:?}\n{}", logs(&members));
 }

@@ -112,7 +112,7 @@ fn request() -> impl Strategy<Value = Request> {
 fn txn_leaf() -> impl Strategy<Value = Txn> {
     prop_oneof![
         any::<i32>().prop_map(|timeout| Txn::CreateSession { timeout }),
-        Just(Txn::CloseSession),
+        Just(Txn::CloseSession { paths: None }),
         (path(), data(), acls(), any::<i64>(), any::<i32>()).prop_map(
             |(path, data, acl, ephemeral_owner, parent_cversion)| Txn::Create {
                 path,

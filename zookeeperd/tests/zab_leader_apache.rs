@@ -221,7 +221,7 @@ fn lead(
                         r.body.get(..4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(30000);
                     Txn::CreateSession { timeout }
                 }
-                -11 => Txn::CloseSession,
+                -11 => Txn::CloseSession { paths: None },
                 op => return Err(format!("the test forwards no opcode {op}")),
             };
             let entry =

@@ -108,7 +108,7 @@ pub fn route(ctx: &mut Ctx, req: Request) -> Outcome {
         Request::Ping => Outcome::Reply(Ok(Response::Empty)),
         Request::Auth { scheme, auth, .. } => session::auth(ctx, &scheme, &auth),
         Request::WhoAmI => session::who_am_i(ctx),
-        Request::CloseSession => Outcome::Write(Txn::CloseSession, ReplyKind::CloseSession),
+        Request::CloseSession => Outcome::Write(Txn::CloseSession { paths: None }, ReplyKind::CloseSession),
         Request::Reconfig => Outcome::Reply(Err(ZkError::ReconfigDisabled)),
         Request::Sasl => Outcome::ReplyAndClose(ZkError::Unimplemented),
     }

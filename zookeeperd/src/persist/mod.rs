@@ -188,6 +188,11 @@ pub enum LogCmd {
         roll_at: i64,
         bytes: BytesMut,
     },
+    /// Make everything written durable, then append to a new log named
+    /// `roll_at` (a fuzzy snapshot starts).
+    Roll {
+        roll_at: i64,
+    },
     Purge {
         retain: usize,
     },
@@ -269,6 +274,15 @@ pub fn spawn_writer(
         .spawn(move || {
             let mut run = || -> Result<(), ServerError> {
                 let mut file = writer.sync_handle()?;
+                // A new log unless the current one is already empty and
+                // starts where the next append will.
+                let roll = |writer: &mut LogWriter, file: &mut std::sync::Arc<std::fs::File>, roll_at: i64| {
+                    if writer.first_zxid != roll_at {
+                        *writer = LogWriter::create(&log_dir, roll_at, prealloc)?;
+                        *file = writer.sync_handle()?;
+                    }
+                    Ok::<(), ServerError>(())
+                };
                 while let Ok(first) = rx.recv() {
                     let mut cmds = vec![first];
                     // Group commit: take everything already queued.
@@ -295,12 +309,14 @@ pub fn spawn_writer(
                                 tracing::info!(path = %p.display(), zxid = format_args!("0x{zxid:x}"), "snapshot written");
                                 // Everything up to the snapshot is durable in it.
                                 let _ = dtx.send(Ok(zxid));
-                                // Roll to a new log unless the current one is already empty
-                                // and starts where the next append will.
-                                if writer.first_zxid != roll_at {
-                                    writer = LogWriter::create(&log_dir, roll_at, prealloc)?;
-                                    file = writer.sync_handle()?;
+                                roll(&mut writer, &mut file, roll_at)?;
+                            }
+                            LogCmd::Roll { roll_at } => {
+                                writer.sync(force_sync)?;
+                                if let Some(z) = written.take() {
+                                    let _ = dtx.send(Ok(z));
                                 }
+                                roll(&mut writer, &mut file, roll_at)?;
                             }
                             LogCmd::Purge { retain } => {
                                 let n = purge(&snap_dir, &log_dir, retain)?.len();

@@ -62,7 +62,11 @@ pub struct Core {
     pub(crate) durable_zxid: i64,
     held: VecDeque<Held>,
     pub(crate) next_session_id: i64,
-    txns_since_snapshot: u64,
+    pub(crate) txns_since_snapshot: u64,
+    /// The periodic snapshot: walked a few nodes per turn of the loop,
+    /// then written by its own thread (server/snapshotting.rs).
+    pub(crate) fuzzy: Option<crate::tree::snapshot::FuzzySnapshot>,
+    pub(crate) snap_thread: Option<std::thread::JoinHandle<()>>,
     pub(crate) last_container_check: Instant,
     pub(crate) last_purge: Instant,
     pub(crate) systemd: super::systemd::Systemd,
@@ -109,6 +113,8 @@ impl Core {
             held: VecDeque::new(),
             next_session_id: initial_session_id(server_id, now_ms()),
             txns_since_snapshot: 0,
+            fuzzy: None,
+            snap_thread: None,
             last_container_check: now,
             last_purge: now,
             systemd: Default::default(),
@@ -170,8 +176,11 @@ impl Core {
                     self.release_held_requests();
                     self.flush_batch();
                 }
+                _ = std::future::ready(()), if self.fuzzy.is_some() => {}
                 _ = shutdown.recv() => break Ok(()),
             }
+            // A few nodes of a snapshot in progress per turn, between batches.
+            self.snapshot_step();
         };
         self.flush_batch();
         self.role = Role::Looking;
@@ -183,6 +192,9 @@ impl Core {
         }
         // Let the writer finish what it has, so acknowledged work is on disk.
         let _ = self.log.send(LogCmd::Shutdown);
+        if let Some(t) = self.snap_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         if let Some(w) = self.writer.take() {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
@@ -333,8 +345,17 @@ impl Core {
             Role::Leading(l) => l.leader.next_zxid(),
             _ => self.tree.last_zxid() + 1,
         };
+        // A session's close names its ephemerals, as Apache 3.6+ logs it:
+        // a replay over a fuzzy snapshot deletes them by name.
+        let txn = match txn {
+            Txn::CloseSession { paths: None } => {
+                let eph = self.tree.ephemerals_of(session_id);
+                Txn::CloseSession { paths: Some(eph.map(|s| s.iter().cloned().collect()).unwrap_or_default()) }
+            }
+            t => t,
+        };
         let mut entry = TxnEntry { zxid, time: now_ms(), session_id, cxid, txn };
-        let bytes = match self.entry_bytes(&entry, op) {
+        let mut bytes = match self.entry_bytes(&entry, op) {
             Ok(b) => b,
             Err(e) => {
                 // Never apply what the log cannot hold: the write fails instead
@@ -344,14 +365,22 @@ impl Core {
                 self.entry_bytes(&entry, None).unwrap_or_default()
             }
         };
+        let applied = self.apply_entry(&entry);
+        // The tree's digest after the txn goes with it, to the log and to
+        // the followers, which check theirs against it.
+        let digest = crate::persist::apache::txn::TxnDigest {
+            version: crate::tree::digest::VERSION,
+            tree_digest: self.tree.digest(),
+        };
+        digest.encode(&mut bytes);
         if matches!(self.role, Role::Leading(_)) {
-            self.propose(zxid, bytes);
+            self.propose(zxid, bytes.to_vec());
         } else {
             let mut buf = BytesMut::with_capacity(bytes.len() + 16);
             crate::persist::apache::txnlog::frame_entry(&bytes, &mut buf);
             self.batch.push(buf);
         }
-        self.apply_entry(&entry)
+        applied
     }
 
     /// Apply a txn to the tree and fire its watches.
@@ -382,20 +411,15 @@ impl Core {
     }
 
     /// `entry` as Apache's txn bytes (a log record's entry, a proposal's
-    /// data). A session's close names its ephemerals, as Apache 3.6+
-    /// writes it.
-    fn entry_bytes(&self, entry: &TxnEntry, op: Option<i32>) -> Result<Vec<u8>, crate::persist::apache::ApacheError> {
+    /// data).
+    fn entry_bytes(&self, entry: &TxnEntry, op: Option<i32>) -> Result<BytesMut, crate::persist::apache::ApacheError> {
         use crate::jute::request::op::{CREATE, CREATE2};
-        use crate::persist::apache::txn::{ApacheTxn, TxnRecord};
+        use crate::persist::apache::txn::TxnRecord;
         let mut rec = TxnRecord::from_entry(entry)?;
         if rec.header.op == CREATE && op == Some(CREATE2) {
             rec.header.op = CREATE2;
         }
-        if let ApacheTxn::CloseSession { paths } = &mut rec.txn {
-            let eph = self.tree.ephemerals_of(entry.session_id);
-            *paths = Some(eph.map(|s| s.iter().cloned().collect()).unwrap_or_default());
-        }
-        Ok(rec.encode()?.to_vec())
+        rec.encode()
     }
 
     pub(crate) fn flush_batch(&mut self) {
@@ -407,23 +431,7 @@ impl Core {
         if !self.log.send(LogCmd::Append { last_zxid, entries }) {
             tracing::error!("txn log writer is gone");
         }
-        if self.txns_since_snapshot >= self.config.snap_count.max(1) {
-            self.txns_since_snapshot = 0;
-            self.take_snapshot();
-        }
-    }
-
-    /// Snapshot the tree; the writer rolls to a new log for what follows.
-    pub(crate) fn take_snapshot(&mut self) {
-        let zxid = self.tree.last_zxid();
-        let bytes = crate::tree::snapshot::encode(&self.tree);
-        let roll_at = self.last_logged().max(zxid) + 1;
-        let _ = self.log.send(LogCmd::Snapshot { zxid, roll_at, bytes });
-        // With autopurge on, also trim right after each snapshot (not
-        // only every purgeInterval hours) so disk use stays bounded.
-        if self.config.purge_interval > 0 {
-            let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
-        }
+        self.maybe_start_snapshot();
     }
 
     /// The newest zxid in the log: past the tree's on a follower with

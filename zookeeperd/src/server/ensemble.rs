@@ -287,15 +287,37 @@ impl Core {
     /// with an error (its zxid still counts, as the log has it).
     pub(crate) fn apply_bytes(&mut self, zxid: i64, txn: &[u8]) -> Option<(TxnEntry, Result<Applied, ZkError>)> {
         use crate::persist::apache::txn::TxnRecord;
-        match TxnRecord::decode(txn).and_then(|r| r.to_entry()) {
-            Ok(entry) => {
+        match TxnRecord::decode(txn).and_then(|r| Ok((r.to_entry()?, r.digest))) {
+            Ok((entry, digest)) => {
                 let result = self.apply_entry(&entry);
+                self.check_digest(zxid, digest);
                 Some((entry, result))
             }
             Err(e) => {
                 tracing::error!(zxid = format_args!("{zxid:#x}"), error = %e, "txn from the leader cannot be applied");
                 self.tree.set_last_zxid(zxid);
                 None
+            }
+        }
+    }
+
+    /// Apache's DataTree.compareDigest: the leader's digest after a txn
+    /// must be ours after applying it; a mismatch is counted and logged
+    /// (the first loudly), not fatal.
+    fn check_digest(&mut self, zxid: i64, digest: Option<crate::persist::apache::txn::TxnDigest>) {
+        let Some(d) = digest.filter(|d| d.version == crate::tree::digest::VERSION) else { return };
+        let ours = self.tree.digest();
+        if d.tree_digest != ours {
+            self.stats.digest_mismatches += 1;
+            if self.stats.digest_mismatches == 1 {
+                tracing::error!(
+                    zxid = format_args!("{zxid:#x}"),
+                    expected = d.tree_digest,
+                    actual = ours,
+                    "first digest mismatch"
+                );
+            } else {
+                tracing::debug!(zxid = format_args!("{zxid:#x}"), "digest mismatch");
             }
         }
     }
@@ -322,6 +344,7 @@ impl Core {
         reload: bool,
     ) -> Result<(), ServerError> {
         self.flush_batch();
+        self.abandon_snapshot();
         let _ = self.log.send(LogCmd::Shutdown);
         if let Some(w) = self.writer.take() {
             let _ = w.join();

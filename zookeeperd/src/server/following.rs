@@ -261,7 +261,7 @@ impl Core {
                 }
                 return;
             }
-            Txn::CloseSession => {
+            Txn::CloseSession { .. } => {
                 if let Some(c) = self.sessions.remove(sid).and_then(|s| s.conn) {
                     self.answer_forwarded(c, entry.cxid, result);
                     self.send(c, Outbound::Close);

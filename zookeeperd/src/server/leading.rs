@@ -261,7 +261,7 @@ impl Core {
                 None => (Txn::Error(ZkError::MarshallingError.code()), None),
             },
             _ if !live => (Txn::Error(ZkError::SessionExpired.code()), None),
-            op::CLOSE_SESSION => (Txn::CloseSession, None),
+            op::CLOSE_SESSION => (Txn::CloseSession { paths: None }, None),
             opcode => {
                 self.sessions.touch(r.session_id, now);
                 let req = decode_body(opcode, &mut Reader::new(&r.body)).unwrap_or(Request::Malformed { opcode });
@@ -284,7 +284,7 @@ impl Core {
                 }
             }
         };
-        let close = matches!(txn, Txn::CloseSession);
+        let close = matches!(txn, Txn::CloseSession { .. });
         let _ = self.commit_as(r.session_id, r.cxid, txn, kind.as_ref());
         if close {
             self.sessions.remove(r.session_id);

@@ -12,6 +12,7 @@ mod quorum_io;
 mod read_only;
 pub mod role;
 pub mod session;
+mod snapshotting;
 pub mod stats;
 mod systemd;
 mod tick;

@@ -13,6 +13,8 @@ pub struct ServerStats {
     pub latency_count: u64,
     pub outstanding: u64,
     pub fsyncs: u64,
+    /// Txns whose leader digest differed from ours after applying them.
+    pub digest_mismatches: u64,
     pub latency: hdrhistogram::Histogram<u64>,
     /// Top-level namespace -> (reads, writes), as mntr's *_per_namespace.
     pub per_namespace: std::collections::BTreeMap<String, (Summary, Summary)>,
@@ -48,6 +50,7 @@ impl Default for ServerStats {
             latency_count: 0,
             outstanding: 0,
             fsyncs: 0,
+            digest_mismatches: 0,
             latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000, 2).expect("histogram bounds"),
             per_namespace: Default::default(),
         }

@@ -33,7 +33,7 @@ impl Core {
         }
         for id in self.sessions.take_expired(now) {
             tracing::info!(session = format_args!("0x{id:x}"), "expiring session: timeout exceeded");
-            let _ = self.commit(id, 0, Txn::CloseSession);
+            let _ = self.commit(id, 0, Txn::CloseSession { paths: None });
             if let Some(s) = self.sessions.remove(id) {
                 if let Some(c) = s.conn {
                     self.send(c, Outbound::Close);

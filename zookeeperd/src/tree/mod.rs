@@ -2,8 +2,11 @@
 //! session table. `apply` is a pure function of (tree, TxnEntry), so a log
 //! replayed on any server yields the same tree.
 
+pub mod digest;
 pub mod ephemeral;
 pub mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 
 use crate::error::ZkError;
 use crate::jute::records::{event_type, Acl, Stat};
@@ -124,6 +127,9 @@ pub struct DataTree {
     last_zxid: i64,
     acl_intern: HashMap<Vec<Acl>, Arc<[Acl]>>,
     approximate_data_size: i64,
+    /// Apache's tree digest: the wrapping sum of every node's digest.
+    digest: i64,
+    digests: digest::DigestLog,
 }
 
 /// The root and the built-in /zookeeper nodes.
@@ -163,6 +169,8 @@ impl DataTree {
             last_zxid: 0,
             acl_intern: HashMap::new(),
             approximate_data_size: 0,
+            digest: 0,
+            digests: Default::default(),
         };
         let open = t.intern_acl(Acl::open_unsafe());
         // Built-in nodes hold empty (not null) data.
@@ -180,6 +188,7 @@ impl DataTree {
         config.stat.aversion = -1;
         t.nodes.insert(CONFIG_PATH.into(), config);
         t.recompute_data_size();
+        t.recompute_digest();
         t
     }
 
@@ -293,7 +302,32 @@ impl DataTree {
         if e.zxid > self.last_zxid {
             self.last_zxid = e.zxid;
         }
-        self.apply_txn(e, &e.txn, triggers)
+        let applied = self.apply_txn(e, &e.txn, triggers);
+        // Replaying a log over a fuzzy snapshot may meet a node already
+        // there; its parent still takes the create's cversion and pzxid
+        // (Apache's DataTree.processTxn, for CreateTxn records only).
+        if let (Txn::Create { path, parent_cversion, ephemeral_owner, .. }, Err(ZkError::NodeExists)) =
+            (&e.txn, &applied)
+        {
+            if matches!(ephemeral::kind(*ephemeral_owner), NodeKind::Persistent | NodeKind::Ephemeral(_)) {
+                self.set_cversion_pzxid(parent_of(path), *parent_cversion, e.zxid);
+            }
+        }
+        self.digests.record(e.zxid, self.digest);
+        applied
+    }
+
+    /// `DataTree.setCversionPzxid`: -1 means one past the current.
+    fn set_cversion_pzxid(&mut self, path: &str, cversion: i32, zxid: i64) {
+        self.unhash(path);
+        if let Some(n) = self.nodes.get_mut(path) {
+            let cversion = if cversion == -1 { n.stat.cversion.wrapping_add(1) } else { cversion };
+            if cversion > n.stat.cversion {
+                n.stat.cversion = cversion;
+                n.stat.pzxid = zxid;
+            }
+        }
+        self.rehash(path);
     }
 
     fn apply_txn(&mut self, e: &TxnEntry, txn: &Txn, triggers: &mut Vec<Trigger>) -> Result<Applied, ZkError> {
@@ -302,10 +336,15 @@ impl DataTree {
                 self.sessions.insert(e.session_id, *timeout);
                 Ok(Applied::SessionCreated)
             }
-            Txn::CloseSession => {
-                let paths: Vec<String> =
-                    self.ephemerals.get(&e.session_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
-                for p in paths {
+            Txn::CloseSession { paths } => {
+                // Apache's killSession: the paths the txn names, then any
+                // other ephemeral the session still has here.
+                let mut local: BTreeSet<String> = self.ephemerals.get(&e.session_id).cloned().unwrap_or_default();
+                for p in paths.iter().flatten() {
+                    local.remove(p);
+                    let _ = self.delete_node(p, e.zxid, triggers);
+                }
+                for p in local {
                     let _ = self.delete_node(&p, e.zxid, triggers);
                 }
                 self.sessions.remove(&e.session_id);
@@ -321,6 +360,7 @@ impl DataTree {
                 Ok(Applied::Deleted)
             }
             Txn::SetData { path, data, version } => {
+                self.unhash(path);
                 let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
                 let old = node.data.as_ref().map_or(0, |d| d.len() as i64);
                 node.data = data.as_ref().map(|d| d.clone().into_boxed_slice());
@@ -330,15 +370,19 @@ impl DataTree {
                 let stat = node.stat();
                 let acl = node.acl.clone();
                 self.approximate_data_size += data.as_ref().map_or(0, |d| d.len() as i64) - old;
+                self.rehash(path);
                 triggers.push((path.clone(), event_type::NODE_DATA_CHANGED, acl));
                 Ok(Applied::SetData { stat })
             }
             Txn::SetAcl { path, acl, version } => {
                 let acl = self.intern_acl(acl.clone());
+                self.unhash(path);
                 let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
                 node.acl = acl;
                 node.stat.aversion = *version;
-                Ok(Applied::SetAcl { stat: node.stat() })
+                let stat = node.stat();
+                self.rehash(path);
+                Ok(Applied::SetAcl { stat })
             }
             Txn::Check { path, .. } => {
                 if self.nodes.contains_key(path) {
@@ -370,15 +414,28 @@ impl DataTree {
         triggers: &mut Vec<Trigger>,
     ) -> Result<Stat, ZkError> {
         let parent_path = parent_of(path).to_string();
-        if self.nodes.contains_key(path) {
-            return Err(ZkError::NodeExists);
+        if !self.nodes.contains_key(&parent_path) {
+            return Err(ZkError::NoNode);
         }
         let acl = self.intern_acl(acl);
+        if let Some(existing) = self.nodes.get_mut(path) {
+            // Apache's createNode gives a node met again on replay the
+            // create's ACL (not part of the digest).
+            existing.acl = acl;
+            return Err(ZkError::NodeExists);
+        }
+        self.unhash(&parent_path);
         let parent = self.nodes.get_mut(&parent_path).ok_or(ZkError::NoNode)?;
         let parent_acl = parent.acl.clone();
         parent.children.insert(name_of(path).into());
-        parent.stat.cversion = parent_cversion;
-        parent.stat.pzxid = e.zxid;
+        let parent_cversion =
+            if parent_cversion == -1 { parent.stat.cversion.wrapping_add(1) } else { parent_cversion };
+        // A replay over a fuzzy snapshot must not move them back.
+        if parent_cversion > parent.stat.cversion {
+            parent.stat.cversion = parent_cversion;
+            parent.stat.pzxid = e.zxid;
+        }
+        self.rehash(&parent_path);
         let data_len = data.as_ref().map_or(0, |d| d.len() as i64);
         let node = Node {
             data: data.map(|d| d.into_boxed_slice()),
@@ -410,6 +467,7 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
         self.approximate_data_size += path.len() as i64 + data_len;
+        self.digest = self.digest.wrapping_add(digest::node_digest(path, &node));
         self.nodes.insert(path.to_string(), node);
         triggers.push((path.to_string(), event_type::NODE_CREATED, acl));
         triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED, parent_acl));
@@ -421,14 +479,29 @@ impl DataTree {
             return Err(ZkError::BadArguments);
         }
         match self.nodes.get(path) {
-            None => return Err(ZkError::NoNode),
+            None => {
+                // Replaying over a fuzzy snapshot: the node went before it
+                // was written, its parent's record did not see it go
+                // (Apache's deleteNode moves pzxid before looking).
+                let parent_path = parent_of(path);
+                self.unhash(parent_path);
+                if let Some(parent) = self.nodes.get_mut(parent_path) {
+                    if zxid > parent.stat.pzxid {
+                        parent.stat.pzxid = zxid;
+                    }
+                }
+                self.rehash(parent_path);
+                return Err(ZkError::NoNode);
+            }
             Some(n) if !n.children.is_empty() => return Err(ZkError::NotEmpty),
             Some(_) => {}
         }
         let node = self.nodes.remove(path).ok_or(ZkError::NoNode)?;
         self.approximate_data_size -= path.len() as i64 + node.data.as_ref().map_or(0, |d| d.len() as i64);
+        self.digest = self.digest.wrapping_sub(digest::node_digest(path, &node));
         let parent_path = parent_of(path).to_string();
         let mut parent_acl = node.acl.clone();
+        self.unhash(&parent_path);
         if let Some(parent) = self.nodes.get_mut(&parent_path) {
             parent_acl = parent.acl.clone();
             parent.children.remove(name_of(path));
@@ -437,6 +510,7 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
         }
+        self.rehash(&parent_path);
         match node.kind() {
             NodeKind::Ephemeral(s) => {
                 if let Some(set) = self.ephemerals.get_mut(&s) {
@@ -490,6 +564,7 @@ impl DataTree {
 
     pub(crate) fn finish_load(&mut self) {
         self.recompute_data_size();
+        self.recompute_digest();
     }
 
     pub(crate) fn nodes(&self) -> &HashMap<String, Node> {

@@ -1,15 +1,19 @@
 //! The data tree as an Apache ZooKeeper 3.8 snapshot (`persist::apache`):
 //! sessions, the ACL cache (each distinct ACL list once, nodes holding a
 //! reference), the nodes parents first with the root stored as "", two
-//! seals and an empty zxid digest. The snapshot's zxid is in its file name,
+//! seals and the zxid digest (`tree::digest`). The snapshot's zxid is in its file name,
 //! not in its bytes, so `decode` takes it.
 
 use super::{DataTree, Node, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 use crate::jute::records::Acl;
-use crate::persist::apache::snapshot::{Snapshot, SnapshotWriter, ZxidDigest, OPEN_UNSAFE_ACL_REF, SNAP_DBID};
+use crate::persist::apache::snapshot::{
+    encode_node, Snapshot, SnapshotWriter, ZxidDigest, OPEN_UNSAFE_ACL_REF, SNAP_DBID,
+};
 use crate::persist::apache::ApacheError;
 use bytes::BytesMut;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
 
 /// Apache's path for a node: the root is "".
 fn stored_path(path: &str) -> &str {
@@ -25,15 +29,18 @@ fn uses_open_unsafe_ref(path: &str, acl: &[Acl]) -> bool {
     matches!(path, "/" | ZOOKEEPER_PATH | QUOTA_PATH) && acl == Acl::open_unsafe().as_slice()
 }
 
-/// Encode the tree as a snapshot file, without copying node data into an
-/// intermediate value.
+/// Encode the tree as a snapshot file, in one go.
 pub fn encode(tree: &DataTree) -> BytesMut {
-    encode_as(tree, false)
+    let mut s = FuzzySnapshot::start(tree);
+    s.step(tree, usize::MAX);
+    s.finish(tree).into_file()
 }
 
 /// The tree as a leader streams it after SNAP: the snapshot's body alone.
 pub fn encode_stream(tree: &DataTree) -> BytesMut {
-    encode_as(tree, true)
+    let mut s = FuzzySnapshot::start(tree);
+    s.step(tree, usize::MAX);
+    s.finish(tree).into_stream()
 }
 
 /// Decode a SNAP stream's body (see `encode_stream`) into a tree as of
@@ -43,43 +50,136 @@ pub fn decode_stream(buf: &[u8], zxid: i64) -> Result<(DataTree, usize), ApacheE
     Ok((from_snapshot(&snap, zxid)?, used))
 }
 
-fn encode_as(tree: &DataTree, stream: bool) -> BytesMut {
-    let paths = tree.sorted_paths();
-    let nodes = tree.nodes();
-    // ACL lists are interned in the tree, so equal lists mostly share one
-    // allocation; key by contents all the same.
-    let mut refs: HashMap<&[Acl], i64> = HashMap::new();
-    let mut acls: BTreeMap<i64, Vec<Acl>> = BTreeMap::new();
-    let mut node_refs = Vec::with_capacity(paths.len());
-    let mut size = 64;
-    for p in &paths {
-        let n = &nodes[*p];
-        size += p.len() + n.data.as_ref().map_or(0, |d| d.len()) + 80;
-        let r = if uses_open_unsafe_ref(p, &n.acl) {
+/// A snapshot taken a few nodes at a time while the tree keeps changing,
+/// as Apache's fuzzy snapshot: named after the last zxid applied when it
+/// starts, so recovery replays every later txn over it.
+///
+/// The walk is depth first, parents before children, resuming by name so
+/// the tree may change between steps. A node is written only if it has
+/// existed since the start (czxid at or below the snapshot's zxid): one
+/// created later is left to the replay of its create, which then never
+/// meets it already there. Each node is written as it is when visited;
+/// later txns replayed over it set absolute values, as with Apache's.
+pub struct FuzzySnapshot {
+    zxid: i64,
+    sessions: BTreeMap<i64, i32>,
+    refs: HashMap<Arc<[Acl]>, i64>,
+    acls: BTreeMap<i64, Vec<Acl>>,
+    nodes: BytesMut,
+    /// Resume points: a written node and the last child visited under it.
+    stack: Vec<(String, Option<Box<str>>)>,
+    written: usize,
+}
+
+/// A finished walk, to be laid out as a file (off the core's thread).
+pub struct SnapshotParts {
+    sessions: BTreeMap<i64, i32>,
+    acls: BTreeMap<i64, Vec<Acl>>,
+    nodes: BytesMut,
+    digest: ZxidDigest,
+}
+
+impl FuzzySnapshot {
+    /// Begin at the tree's current zxid: the sessions and the root now.
+    pub fn start(tree: &DataTree) -> FuzzySnapshot {
+        let mut s = FuzzySnapshot {
+            zxid: tree.last_zxid(),
+            sessions: tree.sessions().clone(),
+            refs: HashMap::new(),
+            acls: BTreeMap::new(),
+            nodes: BytesMut::with_capacity(
+                (tree.approximate_data_size().max(0) as usize) + 80 * tree.node_count() + 64,
+            ),
+            stack: Vec::new(),
+            written: 0,
+        };
+        if let Some(root) = tree.get("/") {
+            s.write("/", root);
+            s.stack.push(("/".to_string(), None));
+        }
+        s
+    }
+
+    /// The zxid the snapshot is named after.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// Nodes written so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Write up to `budget` more nodes; true once the walk is done.
+    pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
+        let mut left = budget;
+        while left > 0 {
+            let Some((parent, last)) = self.stack.last_mut() else { return true };
+            // A parent deleted since it was written takes its subtree with it.
+            let Some(node) = tree.get(parent) else {
+                self.stack.pop();
+                continue;
+            };
+            let next = match last {
+                None => node.children.iter().next(),
+                Some(l) => node.children.range::<str, _>((Bound::Excluded(&**l), Bound::Unbounded)).next(),
+            };
+            let Some(name) = next else {
+                self.stack.pop();
+                continue;
+            };
+            *last = Some(name.clone());
+            let path = if parent == "/" { format!("/{name}") } else { format!("{parent}/{name}") };
+            let Some(child) = tree.get(&path) else { continue };
+            if child.stat.czxid > self.zxid {
+                continue;
+            }
+            self.write(&path, child);
+            self.stack.push((path, None));
+            left -= 1;
+        }
+        self.stack.is_empty()
+    }
+
+    fn write(&mut self, path: &str, n: &Node) {
+        let r = if uses_open_unsafe_ref(path, &n.acl) {
             OPEN_UNSAFE_ACL_REF
         } else {
-            let next = acls.len() as i64 + 1;
-            *refs.entry(&n.acl[..]).or_insert_with(|| {
-                acls.insert(next, n.acl.to_vec());
+            let next = self.acls.len() as i64 + 1;
+            *self.refs.entry(n.acl.clone()).or_insert_with(|| {
+                self.acls.insert(next, n.acl.to_vec());
                 next
             })
         };
-        node_refs.push(r);
+        encode_node(&mut self.nodes, stored_path(path), n.data.as_deref(), r, &n.stat);
+        self.written += 1;
     }
-    let capacity = size + 16 * tree.sessions().len();
-    let mut w = if stream {
-        SnapshotWriter::stream(tree.sessions(), &acls, capacity)
-    } else {
-        SnapshotWriter::new(SNAP_DBID, tree.sessions(), &acls, capacity)
-    };
-    for (p, r) in paths.iter().zip(node_refs) {
-        let n = &nodes[*p];
-        w.node(stored_path(p), n.data.as_deref(), r, &n.stat);
+
+    /// The walk's parts; the digest is the tree's as it is now, at the
+    /// end, as Apache records it.
+    pub fn finish(self, tree: &DataTree) -> SnapshotParts {
+        let digest = tree.last_digest().map_or(ZxidDigest::EMPTY, |(zxid, digest)| ZxidDigest {
+            zxid,
+            version: super::digest::VERSION,
+            digest,
+        });
+        SnapshotParts { sessions: self.sessions, acls: self.acls, nodes: self.nodes, digest }
     }
-    if stream {
+}
+
+impl SnapshotParts {
+    /// The snapshot file: header, sessions, ACL cache, nodes, seals, digest.
+    pub fn into_file(self) -> BytesMut {
+        let mut w = SnapshotWriter::new(SNAP_DBID, &self.sessions, &self.acls, self.nodes.len() + 4096);
+        w.encoded_nodes(&self.nodes);
+        w.finish(Some(self.digest))
+    }
+
+    /// The body alone, as a leader streams it after SNAP.
+    pub fn into_stream(self) -> BytesMut {
+        let mut w = SnapshotWriter::stream(&self.sessions, &self.acls, self.nodes.len() + 4096);
+        w.encoded_nodes(&self.nodes);
         w.finish_stream()
-    } else {
-        w.finish(Some(ZxidDigest::EMPTY))
     }
 }
 

@@ -35,7 +35,7 @@ impl Ensemble {
                     &cfg,
                     format!(
                         "tickTime=500\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={}\n\
-                         clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{servers}",
+                         clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{servers}",
                         dir.join("data").display(),
                         ports[i].2
                     ),

@@ -216,10 +216,12 @@ impl SnapshotWriter {
 
     /// One node; parents must come before their children, the root ("") first.
     pub fn node(&mut self, path: &str, data: Option<&[u8]>, acl: i64, stat: &StatPersisted) {
-        write_string(&mut self.w, path);
-        write_buffer(&mut self.w, data);
-        write_long(&mut self.w, acl);
-        stat.encode(&mut self.w);
+        encode_node(&mut self.w, path, data, acl, stat);
+    }
+
+    /// Nodes already encoded with `encode_node`, in order.
+    pub fn encoded_nodes(&mut self, nodes: &[u8]) {
+        self.w.extend_from_slice(nodes);
     }
 
     /// The end marker alone: the stream a leader sends after SNAP.
@@ -240,6 +242,14 @@ impl SnapshotWriter {
         }
         self.w
     }
+}
+
+/// One node record as `SnapshotWriter::node` writes it, into any buffer.
+pub fn encode_node(w: &mut BytesMut, path: &str, data: Option<&[u8]>, acl: i64, stat: &StatPersisted) {
+    write_string(w, path);
+    write_buffer(w, data);
+    write_long(w, acl);
+    stat.encode(w);
 }
 
 /// `SnapStream.sealStream`: the checksum of everything so far, then "/".

@@ -47,6 +47,14 @@ pub struct TxnDigest {
     pub tree_digest: i64,
 }
 
+impl TxnDigest {
+    /// Appended to an encoded record (it comes last).
+    pub fn encode(&self, w: &mut BytesMut) {
+        write_int(w, self.version);
+        write_long(w, self.tree_digest);
+    }
+}
+
 /// The txn records, one variant per jute class.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApacheTxn {
@@ -259,8 +267,7 @@ impl TxnRecord {
         self.header.encode(&mut w);
         self.txn.encode(&mut w);
         if let Some(d) = self.digest {
-            write_int(&mut w, d.version);
-            write_long(&mut w, d.tree_digest);
+            d.encode(&mut w);
         }
         Ok(w)
     }
@@ -302,8 +309,8 @@ impl TxnRecord {
     }
 
     /// Apache's record for our entry, without a digest. A `CloseSession`
-    /// becomes `CloseSessionTxn` without a record (`paths: None`); set
-    /// `paths` to the session's ephemerals to write the 3.6+ form.
+    /// without paths becomes `CloseSessionTxn` without a record, as
+    /// before 3.6.
     pub fn from_entry(e: &TxnEntry) -> Result<TxnRecord, ApacheError> {
         let (op, txn) = from_txn(&e.txn, e.session_id, false)?;
         Ok(TxnRecord {
@@ -343,7 +350,7 @@ fn to_txn(txn: &ApacheTxn, client_id: i64) -> Result<Txn, ApacheError> {
     use ApacheTxn as A;
     Ok(match txn {
         A::CreateSession { timeout } => Txn::CreateSession { timeout: *timeout },
-        A::CloseSession { .. } => Txn::CloseSession,
+        A::CloseSession { paths } => Txn::CloseSession { paths: paths.clone() },
         A::Create { path, data, acl, ephemeral, parent_cversion } => Txn::Create {
             path: path.clone(),
             data: data.clone(),
@@ -386,12 +393,12 @@ fn from_txn(txn: &Txn, session_id: i64, in_multi: bool) -> Result<(i32, ApacheTx
     use ApacheTxn as A;
     let refuse = |what: &str| Err(ApacheError::Unmappable(format!("{what} has no Apache form")));
     Ok(match txn {
-        Txn::CreateSession { .. } | Txn::CloseSession | Txn::SetAcl { .. } | Txn::Multi(_) if in_multi => {
+        Txn::CreateSession { .. } | Txn::CloseSession { .. } | Txn::SetAcl { .. } | Txn::Multi(_) if in_multi => {
             return refuse("this txn inside a multi");
         }
         Txn::Check { .. } if !in_multi => return refuse("a check outside a multi"),
         Txn::CreateSession { timeout } => (op::CREATE_SESSION, A::CreateSession { timeout: *timeout }),
-        Txn::CloseSession => (op::CLOSE_SESSION, A::CloseSession { paths: None }),
+        Txn::CloseSession { paths } => (op::CLOSE_SESSION, A::CloseSession { paths: paths.clone() }),
         Txn::Create { path, data, acl, ephemeral_owner, parent_cversion } => {
             let (path, data, acl, parent_cversion) = (path.clone(), data.clone(), acl.clone(), *parent_cversion);
             match ephemeral::kind(*ephemeral_owner) {

@@ -124,8 +124,9 @@ fn close_session_with_and_without_record() {
     let with_digest = [with.clone(), be_i32(2), be_i64(99)].concat();
     let rec = TxnRecord::decode(&with_digest).unwrap();
     assert_eq!(rec.digest, Some(TxnDigest { version: 2, tree_digest: 99 }));
-    assert_eq!(rec.to_entry().unwrap().txn, Txn::CloseSession);
-    assert_eq!(&TxnRecord::from_entry(&rec.to_entry().unwrap()).unwrap().encode().unwrap()[..], &h[..]);
+    assert_eq!(rec.to_entry().unwrap().txn, Txn::CloseSession { paths: Some(vec!["/e".into()]) });
+    assert_eq!(&TxnRecord::from_entry(&rec.to_entry().unwrap()).unwrap().encode().unwrap()[..], &with[..]);
+    assert_eq!(&TxnRecord::from_entry(&bare.to_entry().unwrap()).unwrap().encode().unwrap()[..], &h[..]);
 }
 
 #[test]
@@ -202,7 +203,7 @@ fn top_txn(sid: i64) -> impl Strategy<Value = Txn> {
     prop_oneof![
         sub_txn(sid).prop_filter("no top-level check", |t| !matches!(t, Txn::Check { .. })),
         any::<i32>().prop_map(|timeout| Txn::CreateSession { timeout }),
-        Just(Txn::CloseSession),
+        proptest::option::of(proptest::collection::vec(path(), 0..3)).prop_map(|paths| Txn::CloseSession { paths }),
         (path(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Txn::SetAcl { path, acl, version }),
         proptest::collection::vec(sub_txn(sid), 0..4).prop_map(Txn::Multi),
     ]
