@@ -17,12 +17,14 @@ Environment:
                    (tests/deploy/machines.sh down stops them)
 """
 
+import json
 import os
 import re
 import shlex
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -176,6 +178,138 @@ class Cluster:
                          "--from-beginning", "--max-messages", str(count), "--timeout-ms", "30000",
                          host=host, check=False).stdout
         return out.splitlines()
+
+    def end_offsets(self, topic):
+        """{partition: log end offset} (kafka-get-offsets.sh --time -1)."""
+        out = self.kafka("kafka-get-offsets.sh", "--bootstrap-server", BOOTSTRAP, "--topic", topic,
+                         "--time", "-1").stdout
+        ends = {}
+        for line in out.splitlines():
+            name, part, offset = line.rsplit(":", 2)
+            if name == topic:
+                ends[int(part)] = int(offset)
+        return ends
+
+    def read_log(self, topic):
+        """Every record of the topic: {(partition, offset): value}, read to
+        the log end offsets with the console consumer."""
+        total = sum(self.end_offsets(topic).values())
+        out = self.kafka("kafka-console-consumer.sh", "--bootstrap-server", BOOTSTRAP, "--topic", topic,
+                         "--from-beginning", "--max-messages", str(total), "--timeout-ms", "30000",
+                         "--property", "print.partition=true", "--property", "print.offset=true",
+                         timeout=300, check=False).stdout
+        log = {}
+        for line in out.splitlines():
+            m = re.fullmatch(r"Partition:(\d+)\tOffset:(\d+)\t(.*)", line)
+            assert m, f"{topic}: unexpected console consumer line {line!r}"
+            log[(int(m.group(1)), int(m.group(2)))] = m.group(3)
+        assert len(log) == total, f"{topic}: read {len(log)} records of {total}"
+        return log
+
+
+class VerifiableProducer:
+    """kafka-verifiable-producer.sh on a broker host, over ssh, until stop().
+
+    It prints one JSON event per record: producer_send_success is a record
+    the leader acknowledged (with --acks -1 once the in-sync replicas have
+    it), at the partition and offset in the event. stop() ends it with
+    SIGTERM, as an operator's Ctrl-C would."""
+
+    def __init__(self, cluster, host, topic, *args):
+        # The remote shell holds the producer until a line (or EOF) arrives
+        # on its stdin: stopping does not depend on ssh forwarding signals.
+        tool = " ".join(shlex.quote(a) for a in (f"{KAFKA_BIN}/kafka-verifiable-producer.sh", "--topic", topic, *args))
+        script = f"{tool} </dev/null & p=$!; read _; kill -TERM $p; wait $p"
+        self.host = host
+        self.acked = []  # (timestamp ms, value, partition, offset)
+        self.events = []
+        self.other = []
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen(cluster.ssh_argv(host, ["sh", "-c", script]), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._stderr = []
+        self._threads = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=lambda: self._stderr.extend(self.proc.stderr), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                with self._lock:
+                    self.other.append(line.rstrip("\n"))
+                continue
+            with self._lock:
+                self.events.append(ev)
+                if ev.get("name") == "producer_send_success":
+                    self.acked.append((ev["timestamp"], ev["value"], ev["partition"], ev["offset"]))
+
+    def acked_count(self):
+        with self._lock:
+            return len(self.acked)
+
+    def acked_since(self, ms):
+        """Records acknowledged at or after wall-clock time `ms`."""
+        with self._lock:
+            return sum(1 for ts, *_ in self.acked if ts >= ms)
+
+    def errors(self):
+        with self._lock:
+            return [e for e in self.events if e.get("name") == "producer_send_error"]
+
+    def stderr(self):
+        return "".join(self._stderr)[-3000:]
+
+    def stop_when_done(self, timeout=120):
+        """For a run with --max-messages: wait for its summary, then stop."""
+        def done():
+            with self._lock:
+                return any(e.get("name") == "tool_data" for e in self.events) or self.proc.poll() is not None
+        try:
+            wait_for(f"{self.host}: the producer's tool_data", done, timeout=timeout)
+        except BaseException:
+            self.stop(check=False)
+            raise
+        return self.stop()
+
+    def stop(self, timeout=60, check=True):
+        """SIGTERM; returns the tool_data event after checking the run."""
+        try:
+            self.proc.stdin.write("stop\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        for t in self._threads:
+            t.join(timeout=10)
+        if not check:
+            return None
+        assert self.proc.returncode == 0, f"{self.host}: the producer exited {self.proc.returncode}: {self.stderr()}"
+        names = [e.get("name") for e in self.events]
+        assert names[:1] == ["startup_complete"] and names[-2:] == ["shutdown_complete", "tool_data"], (
+            names[:3], names[-3:], self.other[-20:], self.stderr())
+        data = self.events[-1]
+        assert data["acked"] == len(self.acked), (data, len(self.acked))
+        return data
+
+
+# Figures the tests measured (records acknowledged under load, ...), shown
+# at the end of the run.
+MEASURED = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASURED:
+        terminalreporter.section("measured")
+        for line in MEASURED:
+            terminalreporter.write_line(line)
 
 
 def _env_from(text):

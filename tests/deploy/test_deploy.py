@@ -4,6 +4,7 @@ The tests run in order against one set of machines (conftest.py): each
 step builds on the state the one before left, as an operator's session does.
 """
 
+import json
 import os
 import queue
 import re
@@ -13,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import (ANSIBLE_DIR, BOOTSTRAP, KAFKA_BIN, KAFKA_HOSTS, ZK_HOSTS, wait_for)
+from conftest import (ANSIBLE_DIR, BOOTSTRAP, KAFKA_BIN, KAFKA_HOSTS, MEASURED, ZK_HOSTS, VerifiableProducer,
+                      wait_for)
 
 TOPIC = "peter-overview01"
 SEED_MESSAGES = ["hello kafka", "peter-overview01 on systemd", "third record"]
@@ -224,12 +226,51 @@ def test_zookeeper_server_down_cluster_serves(cluster):
     assert modes[leader] in ("leader", "follower")
 
 
+ALL_BROKERS = ",".join(f"{h}:9092" for h in KAFKA_HOSTS)
+LOAD_TOPIC = "peter-rolling01"
+# Records acknowledged before the playbook starts and after it ends: the
+# producer demonstrably ran across the whole restart.
+LOAD_MARGIN = 200
+
+
+def _acked_between(acked, lo_ms, hi_ms):
+    return sum(1 for ts, *_ in acked if lo_ms <= ts < hi_ms)
+
+
 def test_rolling_restart(cluster):
+    # Under load: a producer with acks=all to a topic on all three brokers
+    # that takes a write only while two replicas are in sync, from before
+    # the playbook starts until after it ends. No acknowledged record may be
+    # missing afterwards (unacknowledged ones may; duplicates may appear).
+    cluster.kafka("kafka-topics.sh", "--bootstrap-server", BOOTSTRAP, "--create", "--topic", LOAD_TOPIC,
+                  "--partitions", "3", "--replication-factor", "3", "--config", "min.insync.replicas=2")
+    wait_for(f"{LOAD_TOPIC} fully replicated", lambda: (p := cluster.describe(LOAD_TOPIC)) and len(p) == 3 and all(
+        sorted(x["isr"]) == [1, 2, 3] for x in p.values()), timeout=60)
     modes = cluster.wait_quorum()
     zk_leader = next(h for h, m in modes.items() if m == "leader")
     units = [(h, "zookeeper-server") for h in ZK_HOSTS] + [(h, "kafka-server") for h in KAFKA_HOSTS]
     before = {k: cluster.unit(*k) for k in units}
-    run = cluster.playbook("-i", "hosts", "rolling-restart.yml").check()
+    producer = VerifiableProducer(cluster, KAFKA_HOSTS[0], LOAD_TOPIC, "--bootstrap-server", ALL_BROKERS,
+                                  "--acks", "-1", "--throughput", "100")
+    try:
+        wait_for(f"{LOAD_MARGIN} records acknowledged before the restarts",
+                 lambda: producer.acked_count() >= LOAD_MARGIN or producer.proc.poll() is not None, timeout=120)
+        assert producer.proc.poll() is None, f"the producer exited: {producer.stderr()}"
+        t_start = time.time()
+        run = cluster.playbook("-i", "hosts", "rolling-restart.yml")
+        t_end = time.time()
+        wait_for(f"{LOAD_MARGIN} records acknowledged after the restarts",
+                 lambda: producer.acked_since(t_end * 1000) >= LOAD_MARGIN or producer.proc.poll() is not None,
+                 timeout=180)
+    except AssertionError as e:
+        producer.stop(check=False)
+        raise AssertionError(f"{e}\nthe producer's last send errors: {producer.errors()[-5:]}\n"
+                             f"{producer.stderr()}") from e
+    except BaseException:
+        producer.stop(check=False)
+        raise
+    data = producer.stop()
+    run.check()
     after = {k: cluster.unit(*k) for k in units}
     for k in units:
         assert after[k]["ActiveState"] == "active", (k, after[k])
@@ -245,10 +286,50 @@ def test_rolling_restart(cluster):
     assert sorted(cluster.describe(TOPIC)[0]["isr"]) == [1, 2, 3]
     assert cluster.consume_all(TOPIC, len(written)) == written
 
+    # The machines share this host's clocks: the units' monotonic start
+    # times and the producer's wall-clock event times on one scale.
+    mono_to_ms = lambda us: (us / 1e6 + time.time() - time.monotonic()) * 1000  # noqa: E731
+    first_up, last_up = (mono_to_ms(start[(h, "kafka-server")]) for h in (KAFKA_HOSTS[0], KAFKA_HOSTS[-1]))
+    acked = list(producer.acked)
+    phases = {
+        "before the playbook": _acked_between(acked, 0, t_start * 1000),
+        "during the playbook": _acked_between(acked, t_start * 1000, t_end * 1000),
+        "between the first and the last broker's restart": _acked_between(acked, first_up, last_up),
+        "after the playbook": _acked_between(acked, t_end * 1000, float("inf")),
+    }
+    errors = producer.errors()
+    MEASURED.append(f"test_rolling_restart: {data['sent']} records sent to {LOAD_TOPIC}, {len(acked)} acknowledged "
+                    f"({', '.join(f'{n} {k}' for k, n in phases.items())}), {len(errors)} send errors")
+    assert phases["before the playbook"] >= LOAD_MARGIN and phases["after the playbook"] >= LOAD_MARGIN, phases
+    assert phases["between the first and the last broker's restart"] > 0, phases
+    # Every acknowledged record is in the log, at the offset it was
+    # acknowledged with.
+    log = cluster.read_log(LOAD_TOPIC)
+    lost = [(v, p, o, log.get((p, o))) for _, v, p, o in acked if log.get((p, o)) != v]
+    assert not lost, (f"{len(lost)} of {len(acked)} acknowledged records not in the log where acknowledged "
+                      f"(value, partition, offset, found): {lost[:20]}")
+    assert set(v for _, v, _, _ in acked) <= set(log.values())
+
 
 @pytest.mark.skipif(os.environ.get("DEPLOY_LAYOUT", "full") != "full",
                     reason="broker 4 goes on peter-zk03.foo.bar, a broker host of its own only in the full layout")
 def test_scaleout_broker4(cluster):
+    # A topic of the three-broker cluster, with records on every partition,
+    # to move onto broker 4 afterwards as the tutorial does.
+    topic0, host = "peter-reassign01", KAFKA_HOSTS[0]
+    cluster.kafka("kafka-topics.sh", "--bootstrap-server", BOOTSTRAP, "--create", "--topic", topic0,
+                  "--partitions", "4", "--replication-factor", "2")
+    wait_for(f"{topic0} fully replicated", lambda: (p := cluster.describe(topic0)) and len(p) == 4 and all(
+        sorted(x["isr"]) == sorted(x["replicas"]) for x in p.values()), timeout=60)
+    producer = VerifiableProducer(cluster, host, topic0, "--bootstrap-server", ALL_BROKERS, "--acks", "-1",
+                                  "--max-messages", "200", "--repeating-keys", "20")
+    data = producer.stop_when_done()
+    assert data["acked"] == 200, (data, producer.errors()[:5])
+    records = {(p, o): v for _, v, p, o in producer.acked}
+    assert {p for p, _ in records} == {0, 1, 2, 3}, records
+    old = cluster.describe(topic0)
+    assert all(4 not in x["replicas"] for x in old.values()), old
+
     run = cluster.playbook("-i", "hosts", "kafka-scaleout.yml").check()
     assert set(run.recap) == {"peter-zk03.foo.bar"}
     ids = wait_for("broker 4 registered", lambda: "[1, 2, 3, 4]" in cluster.kafka(
@@ -261,6 +342,55 @@ def test_scaleout_broker4(cluster):
                   "--partitions", "4", "--replication-factor", "1")
     leaders = {p["leader"] for p in cluster.describe(topic).values()}
     assert leaders == {1, 2, 3, 4}, leaders
+
+    # The tutorial's reassignment: generate a plan over the four brokers,
+    # execute it, verify until it completes.
+    reassign = lambda *args, **kw: cluster.kafka(  # noqa: E731
+        "kafka-reassign-partitions.sh", "--bootstrap-server", BOOTSTRAP, *args, **kw).stdout
+    to_move, plan = "/tmp/topics-to-move.json", "/tmp/reassignment.json"
+    cluster.run(host, "tee", to_move, input=json.dumps({"topics": [{"topic": topic0}], "version": 1}))
+    out = reassign("--topics-to-move-json-file", to_move, "--broker-list", "1,2,3,4", "--generate")
+    m = re.fullmatch(r"Current partition replica assignment\n(\{.*\})\n\n"
+                     r"Proposed partition reassignment configuration\n(\{.*\})\n", out)
+    assert m, out
+    current, proposed = (json.loads(m.group(i)) for i in (1, 2))
+    assert {(x["topic"], x["partition"]): x["replicas"] for x in current["partitions"]} == {
+        (topic0, p): x["replicas"] for p, x in old.items()}, (current, old)
+    target = {x["partition"]: x["replicas"] for x in proposed["partitions"] if x["topic"] == topic0}
+    assert sorted(target) == [0, 1, 2, 3] and all(len(r) == 2 for r in target.values()), proposed
+    assert any(4 in r for r in target.values()), proposed
+    cluster.run(host, "tee", plan, input=m.group(2) + "\n")
+    out = reassign("--execute", "--reassignment-json-file", plan)
+    assert "Successfully started partition reassignments for " + ",".join(
+        f"{topic0}-{p}" for p in range(4)) in out, out
+    done = [f"Reassignment of partition {topic0}-{p} is completed." for p in range(4)]
+
+    def completed():
+        out = reassign("--verify", "--reassignment-json-file", plan)
+        return out if all(line in out.splitlines() for line in done) else None
+    out = wait_for("the reassignment completed (--verify)", completed, timeout=180, interval=2)
+    assert "Status of partition reassignment:" in out, out
+    assert "No partition reassignments found." in reassign("--list")
+    now = wait_for(f"{topic0}'s replicas in sync", lambda: (p := cluster.describe(topic0)) and all(
+        sorted(x["isr"]) == sorted(x["replicas"]) for x in p.values()) and p, timeout=60)
+    assert {p: x["replicas"] for p, x in now.items()} == target, (now, target)
+    # Broker 4 has the records of the partitions it now holds, in its own log.
+    for part in (p for p, r in target.items() if 4 in r):
+        want = [v for (p, _), v in sorted(records.items()) if p == part]
+        log0 = f"/data/kafka-logs/{topic0}-{part}/00000000000000000000.log"
+
+        def in_broker4_log():
+            dump = cluster.run("peter-zk03.foo.bar", f"{KAFKA_BIN}/kafka-dump-log.sh", "--print-data-log",
+                               "--files", log0, sudo=True, check=False).stdout
+            return re.findall(r"payload: (\S+)", dump) == want
+        wait_for(f"{topic0}-{part}'s records in broker 4's log", in_broker4_log, timeout=60)
+    # Every record written before is still there, where it was written.
+    log = cluster.read_log(topic0)
+    assert log == records, (len(log), len(records))
+    moved = sum(1 for p, r in target.items() if r != old[p]["replicas"])
+    on4 = sum(4 in r for r in target.values())
+    MEASURED.append(f"test_scaleout_broker4: {moved} of 4 partitions of {topic0} moved, {on4} now with a replica "
+                    f"on broker 4, {len(records)} records kept")
 
 
 def test_kafka1_chroot_cluster(cluster):

@@ -332,6 +332,11 @@ impl Producer {
         }
         let mut acks = Vec::new();
         let mut attempt = 0u32;
+        // A batch that failed for good with an error a metadata refresh can
+        // cure: the next send looks the leaders up again, as the Java
+        // producer requests a metadata update on such errors whatever its
+        // retries (with retries=0 the cached leader would stay stale).
+        let mut stale = false;
         while !pending.is_empty() {
             let leaders = self.leaders.get(topic).cloned().unwrap_or_default();
             let mut by_leader: BTreeMap<i32, Vec<(i32, usize, Bytes)>> = BTreeMap::new();
@@ -352,7 +357,10 @@ impl Producer {
                             acks.push(Ack { partition: p, base_offset: off, count: n, error: None });
                         }
                         Err(e) if attempt < self.cfg.retries && is_retriable(&e) => retry.push((p, n, b)),
-                        Err(e) => acks.push(Ack { partition: p, base_offset: -1, count: n, error: Some(e) }),
+                        Err(e) => {
+                            stale |= is_retriable(&e);
+                            acks.push(Ack { partition: p, base_offset: -1, count: n, error: Some(e) })
+                        }
                     }
                 }
             }
@@ -363,6 +371,9 @@ impl Producer {
                 let _ = self.refresh(topic).await;
                 pending = retry;
             }
+        }
+        if stale {
+            self.leaders.remove(topic);
         }
         Ok(acks)
     }

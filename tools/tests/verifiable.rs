@@ -4,9 +4,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::Home;
+use common::{wait_for, Home, Streaming};
 use serde_json::Value;
 
 const T: Duration = Duration::from_secs(90);
@@ -166,4 +166,56 @@ fn verifiable_producer_consumer_and_consumer_perf() {
         "{out}"
     );
     assert_eq!(lines[1].split(", ").nth(4), Some("10"), "{out}");
+}
+
+/// The next event named `name` on the producer's stdout, within T.
+fn next_event(p: &Streaming, name: &str) -> Value {
+    let deadline = Instant::now() + T;
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        let line = p.take(1, T).remove(0);
+        let ev: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+        if ev["name"] == name {
+            return ev;
+        }
+        last = ev;
+    }
+    panic!("no {name} event within {T:?}; the last one: {last}")
+}
+
+/// The verifiable producer sends with retries=0, as Kafka's does: a send
+/// that fails because the leader is gone still makes the next one look the
+/// leader up again, so the acknowledgements resume from the new leader
+/// (with a leader cached for good they would never come back).
+#[test]
+fn verifiable_producer_follows_a_new_leader() {
+    let mut h = Home::new(2);
+    h.start_stack();
+    h.ok(
+        "bin/kafka-topics.sh --create --topic moving --partitions 1 --replication-factor 2 --bootstrap-server localhost:9092",
+        "",
+    );
+    let leader: usize = wait_for("moving with both replicas in sync", T, || {
+        let d = h.ok("bin/kafka-topics.sh --describe --topic moving --bootstrap-server localhost:9092", "");
+        let part = d.lines().find(|l| l.contains("Partition: 0"))?.to_string();
+        let isr = part.split("Isr: ").nth(1)?.split_whitespace().next()?;
+        let leader = part.split("Leader: ").nth(1)?.split_whitespace().next()?.parse().ok()?;
+        (isr.split(',').count() == 2).then_some(leader)
+    });
+    let p = Streaming::start(
+        &h,
+        "bin/kafka-verifiable-producer.sh --topic moving --throughput 50 --acks -1 --bootstrap-server localhost:9092,localhost:9093",
+    );
+    next_event(&p, "producer_send_success");
+    // Children: zookeeperd, then broker 0, broker 1.
+    h.kill9(1 + leader);
+    let err = next_event(&p, "producer_send_error");
+    let ok = next_event(&p, "producer_send_success");
+    assert_eq!(ok["partition"], 0, "{ok}");
+    assert!(ok["timestamp"].as_i64() >= err["timestamp"].as_i64(), "{err} {ok}");
+    let d = h.ok(
+        &format!("bin/kafka-topics.sh --describe --topic moving --bootstrap-server localhost:{}", 9093 - leader),
+        "",
+    );
+    assert!(d.contains(&format!("Leader: {}", 1 - leader)), "{d}");
 }
