@@ -49,6 +49,11 @@ pub struct ZkConfig {
     /// readonlymode.enabled: a member cut off from its quorum serves
     /// read-only clients.
     pub read_only_mode: bool,
+    /// localSessionsEnabled: in an ensemble, sessions live only on the
+    /// server that made them, with no txn, until an ephemeral needs them
+    /// global (localSessionsUpgradingEnabled) or is refused.
+    pub local_sessions: bool,
+    pub local_sessions_upgrading: bool,
     pub super_digest: Option<String>,
     pub force_sync: bool,
     /// Bytes the txn log grows by at a time (`preAllocSize`, given in KiB).
@@ -86,6 +91,8 @@ const KNOWN: &[&str] = &[
     "snapCount",
     "extendedTypesEnabled",
     "readonlymode.enabled",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
     "DigestAuthenticationProvider.superDigest",
     "forceSync",
     "znode.container.checkIntervalMs",
@@ -228,6 +235,8 @@ impl ZkConfig {
                 Some(_) => map.bool_or("readonlymode.enabled", false)?,
                 None => Self::flag(map, "readonlymode.enabled", false)?,
             },
+            local_sessions: Self::flag(map, "localSessionsEnabled", false)?,
+            local_sessions_upgrading: Self::flag(map, "localSessionsUpgradingEnabled", false)?,
             super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest").map(|(v, _)| v.trim().to_string()),
             force_sync: Self::flag(map, "forceSync", true)?,
             pre_alloc_size: Self::num::<u64>(map, "preAllocSize", 65536)?.saturating_mul(1024),

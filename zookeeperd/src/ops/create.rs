@@ -37,7 +37,7 @@ fn mode(flags: i32) -> Result<Mode, ZkError> {
 pub fn handle(ctx: &mut Ctx, opcode: i32, req: CreateRequest) -> Outcome {
     let kind = ReplyKind::Create { opcode };
     let mut view = Direct(ctx.tree);
-    match prepare(&mut view, ctx.auth, ctx.settings, ctx.session_id, opcode, &req) {
+    match prepare(&mut view, ctx.auth, ctx.settings, ctx.session_id, ctx.ephemeral_error, opcode, &req) {
         Ok(txn) => Outcome::Write(txn, kind),
         Err(e) => Outcome::write_error(e, kind),
     }
@@ -50,6 +50,7 @@ pub fn prepare(
     auth: &[Id],
     settings: &Settings,
     session_id: i64,
+    ephemeral_error: Option<ZkError>,
     opcode: i32,
     req: &CreateRequest,
 ) -> Result<Txn, ZkError> {
@@ -64,6 +65,9 @@ pub fn prepare(
         }
     } else if ttl >= 0 {
         return Err(ZkError::BadArguments);
+    }
+    if let (true, Some(e)) = (mode.ephemeral, ephemeral_error) {
+        return Err(e);
     }
     let mut path = req.path.clone();
     if !path.contains('/') || path.contains('\0') {

@@ -42,6 +42,10 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     /// Notifications produced directly by a request (setWatches).
     pub events: &'a mut Vec<Notification>,
+    /// Why an ephemeral create fails for this session, if it must: a local
+    /// session's (EphemeralOnLocalSession), or one the leader does not
+    /// hold as global (SessionExpired), as PrepRequestProcessor checks.
+    pub ephemeral_error: Option<ZkError>,
 }
 
 /// How the reply to a logged write is built once it is applied.

@@ -30,7 +30,7 @@ pub fn multi(ctx: &mut Ctx, ops: Vec<MultiOp>) -> Outcome {
     for (i, o) in ops.iter().enumerate() {
         let r = match o {
             MultiOp::Create { opcode, req } => {
-                create::prepare(&mut view, ctx.auth, ctx.settings, ctx.session_id, *opcode, req)
+                create::prepare(&mut view, ctx.auth, ctx.settings, ctx.session_id, ctx.ephemeral_error, *opcode, req)
             }
             MultiOp::Delete { path, version } => data::prepare_delete(&mut view, ctx.auth, path, *version),
             MultiOp::SetData { path, data: d, version } => {

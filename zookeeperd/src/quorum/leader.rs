@@ -128,13 +128,18 @@ pub struct Leader {
     next_counter: i64,
     outstanding: BTreeMap<i64, (Vec<u8>, BTreeSet<Sid>)>,
     history: VecDeque<(i64, Vec<u8>)>,
+    /// The history holds every txn after this zxid (when known): a learner
+    /// that has exactly it takes a DIFF of the whole history, as Apache's
+    /// leader reads one from its txn log.
+    history_base: Option<i64>,
     last_committed: i64,
     started_ms: u64,
 }
 
 impl Leader {
     pub fn new(cfg: LeaderConfig, now_ms: u64) -> Leader {
-        let history = cfg.history.iter().cloned().collect();
+        let history: VecDeque<(i64, Vec<u8>)> = cfg.history.iter().cloned().collect();
+        let history_base = history.is_empty().then_some(cfg.last_zxid);
         Leader {
             epoch: -1,
             epoch_fixed: false,
@@ -147,6 +152,7 @@ impl Leader {
             next_counter: 1,
             outstanding: BTreeMap::new(),
             history,
+            history_base,
             last_committed: cfg.last_zxid,
             started_ms: now_ms,
             cfg,
@@ -426,7 +432,7 @@ impl Leader {
             self.learners.iter().filter(|(_, l)| l.stage == Stage::AwaitSync).map(|(c, _)| *c).collect();
         for conn in waiting {
             let peer = self.learners[&conn].peer_last_zxid;
-            match plan_sync(&self.history, leader_last, peer) {
+            match plan_sync(&self.history, self.history_base, leader_last, peer) {
                 SyncPlan::Packets(packets) => {
                     out.extend(packets.into_iter().map(|packet| Action::Send { to: conn, packet }))
                 }
@@ -495,7 +501,7 @@ impl Leader {
             self.last_committed = z;
             self.history.push_back((z, txn));
             while self.history.len() > COMMIT_LOG_COUNT {
-                self.history.pop_front();
+                self.history_base = self.history.pop_front().map(|(z, _)| z);
             }
         }
         // The last one in flight committed: learners waiting for a
@@ -516,7 +522,7 @@ enum SyncPlan {
 /// from the committed history: DIFF (plus what it lacks), TRUNC (to our
 /// last, or to our txn before a divergent one of its own, then what it
 /// lacks), or SNAP (too old, or a TRUNC would cross an epoch).
-fn plan_sync(history: &VecDeque<(i64, Vec<u8>)>, last: i64, peer: i64) -> SyncPlan {
+fn plan_sync(history: &VecDeque<(i64, Vec<u8>)>, base: Option<i64>, last: i64, peer: i64) -> SyncPlan {
     let op = |kind, zxid| QuorumPacket::new(kind, zxid, None);
     let peer_new_epoch = peer & 0xffff_ffff == 0;
     let (min, max) = match (history.front(), history.back()) {
@@ -528,6 +534,15 @@ fn plan_sync(history: &VecDeque<(i64, Vec<u8>)>, last: i64, peer: i64) -> SyncPl
     }
     if peer > max && !peer_new_epoch {
         return SyncPlan::Packets(vec![op(PacketType::Trunc, max)]);
+    }
+    // Exactly where the history begins: all of it, as a DIFF.
+    if base == Some(peer) && peer < min {
+        let mut out = vec![op(PacketType::Diff, max)];
+        for (z, txn) in history {
+            out.push(QuorumPacket::new(PacketType::Proposal, *z, Some(txn.clone())));
+            out.push(op(PacketType::Commit, *z));
+        }
+        return SyncPlan::Packets(out);
     }
     if !(min <= peer && peer <= max) {
         return SyncPlan::Snapshot;

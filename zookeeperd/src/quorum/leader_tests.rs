@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::leader::{Action as L, ConnId, Leader, LeaderConfig};
+use super::leader::{Action as L, ConnId, Leader, LeaderConfig, COMMIT_LOG_COUNT};
 use super::learner::{Action as F, Learner, LearnerConfig};
 use super::packet::*;
 
@@ -285,4 +285,27 @@ fn the_history_handed_back_holds_commits_then_proposals_in_flight() {
     let h: Vec<i64> = net.leader.take_history().into_iter().map(|(z, _)| z).collect();
     assert_eq!(h, vec![committed, in_flight]);
     assert!(net.leader.take_history().is_empty(), "taken");
+}
+
+#[test]
+fn a_learner_at_the_start_of_our_history_gets_all_of_it_as_a_diff() {
+    // A fresh ensemble: the leader starts at zxid 0 and commits two txns
+    // with one follower; a third server, still at 0, joins late. Apache's
+    // leader reads those txns from its log and sends a DIFF; so do we.
+    let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0)]);
+    assert!(net.serving);
+    let z = vec![net.propose(b"a"), net.propose(b"b")];
+    net.join(9, 2, 0);
+    let late = net.members.last().expect("late");
+    assert_eq!(late.snapshot_from, None, "no SNAP for a learner our history covers");
+    assert_eq!(late.applied, z);
+    assert!(late.serving);
+    // Once the history no longer starts there, a learner that far behind
+    // needs a snapshot after all.
+    for i in 0..COMMIT_LOG_COUNT {
+        net.propose(format!("t{i}").as_bytes());
+    }
+    net.join(10, 3, 0);
+    let later = net.members.last().expect("later");
+    assert!(later.snapshot_from.is_some(), "history trimmed: SNAP");
 }

@@ -1,6 +1,7 @@
 //! A client's connect and disconnect as the core sees them: a new
 //! session (committed here, or created through the leader when following,
-//! or local when read-only), a returning one (password, then revalidated),
+//! or local when read-only or with localSessionsEnabled), a returning one
+//! (password, then revalidated unless it is local here),
 //! and the connection's end (its watches go; its session lives on).
 
 use std::net::SocketAddr;
@@ -52,7 +53,11 @@ impl Core {
             self.read_only_connect(conn, req, timeout);
             return;
         }
-        if matches!(self.role, Role::Following(_)) {
+        if req.session_id == 0 && self.local_sessions() {
+            self.open_local_session(conn, timeout, read_only);
+            return;
+        }
+        if matches!(self.role, Role::Following(_)) && !self.sessions.is_local(req.session_id) {
             self.follower_connect(conn, req, timeout, read_only);
             return;
         }
@@ -71,9 +76,9 @@ impl Core {
             if let Some(old) = old.filter(|o| *o != conn) {
                 self.send(old, Outbound::Close);
             }
-            let valid = self.tree.sessions().contains_key(&id)
-                && req.passwd == password(id)
-                && self.sessions.get(id).is_some_and(|s| !s.closing);
+            // A local session comes back only to the server that holds it.
+            let known = self.tree.sessions().contains_key(&id) || self.sessions.is_local(id);
+            let valid = known && req.passwd == password(id) && self.sessions.get(id).is_some_and(|s| !s.closing);
             if !valid {
                 tracing::info!(conn, session = format_args!("0x{id:x}"), "invalid or expired session");
                 let resp = ConnectResponse::expired(read_only);

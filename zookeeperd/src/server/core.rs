@@ -467,13 +467,16 @@ impl Core {
             self.send(conn, Outbound::Close);
             return;
         }
+        let Some(error) = self.local_session_request(conn, session_id, xid, &req, received) else {
+            return;
+        };
         if self.read_only() && (req.is_write() || matches!(req, Request::CloseSession)) {
             self.read_only_write(conn, session_id, xid, &req, received);
             return;
         }
         if matches!(self.role, Role::Following(_)) {
             let timeout = self.conns.get(&conn).map_or(0, |c| c.timeout);
-            let waiting = super::role::Waiting { xid, opcode, req, body, received };
+            let waiting = super::role::Waiting { xid, opcode, req, body, received, error };
             if let Some(w) = self.follower_request(conn, session_id, timeout, waiting) {
                 self.route_request(conn, session_id, w.xid, w.req, w.received);
             }
@@ -484,6 +487,7 @@ impl Core {
 
     /// Answer a request here: a read, or (alone or leading) a write.
     pub(crate) fn route_request(&mut self, conn: ConnId, session_id: i64, xid: i32, req: Request, received: Instant) {
+        let ephemeral_error = self.sessions.is_local(session_id).then_some(ZkError::EphemeralOnLocalSession);
         let Some(info) = self.conns.get_mut(&conn) else { return };
         let mut auth = std::mem::take(&mut info.auth);
         let mut events = Vec::new();
@@ -496,6 +500,7 @@ impl Core {
                 auth: &mut auth,
                 settings: &self.settings,
                 events: &mut events,
+                ephemeral_error,
             };
             ops::route(&mut ctx, req)
         };

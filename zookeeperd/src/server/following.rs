@@ -161,7 +161,7 @@ impl Core {
         }
     }
 
-    fn to_leader(&self, qp: &QuorumPacket) {
+    pub(crate) fn to_leader(&self, qp: &QuorumPacket) {
         if let Role::Following(f) = &self.role {
             if let Some(tx) = &f.tx {
                 let _ = tx.send(Bytes::from(qp.to_bytes()));
@@ -254,7 +254,9 @@ impl Core {
         match entry.txn {
             Txn::CreateSession { timeout } => {
                 let waiting = f.connects.remove(&sid);
-                self.sessions.add(sid, timeout, waiting.as_ref().map(|p| p.conn), Instant::now());
+                // An upgraded local session keeps its connection.
+                let conn = waiting.as_ref().map(|p| p.conn).or_else(|| self.sessions.get(sid).and_then(|s| s.conn));
+                self.sessions.add(sid, timeout, conn, Instant::now());
                 if let Some(p) = waiting {
                     tracing::info!(conn = p.conn, session = format_args!("0x{sid:x}"), timeout, "session established");
                     self.session_ready(p.conn, sid, p.timeout, p.read_only);
@@ -281,7 +283,11 @@ impl Core {
         if !matches!(q.forwarded.front(), Some(Forwarded::Write { xid, .. }) if *xid == cxid) {
             return;
         }
-        let Some(Forwarded::Write { xid, kind, received }) = q.forwarded.pop_front() else { return };
+        let Some(Forwarded::Write { xid, kind, received, error }) = q.forwarded.pop_front() else { return };
+        let result = match (result, error) {
+            (Err(_), Some(e)) | (Ok(crate::tree::Applied::Error(_)), Some(e)) => Err(e),
+            (r, _) => r,
+        };
         let reply = ops::build_reply(&kind, result);
         self.reply(conn, xid, reply, Some(received));
         self.drain_waiting(conn);
@@ -341,7 +347,7 @@ impl Core {
                 f.syncs.push_back(conn);
                 Forwarded::Sync { xid: w.xid, path: path.clone(), received: w.received }
             }
-            req => Forwarded::Write { xid: w.xid, kind: ops::reply_kind(req), received: w.received },
+            req => Forwarded::Write { xid: w.xid, kind: ops::reply_kind(req), received: w.received, error: w.error },
         };
         f.queues.entry(conn).or_default().forwarded.push_back(entry);
         let data = ForwardedRequest { session_id, cxid: w.xid, opcode: w.opcode, body: w.body.to_vec() }.to_bytes();

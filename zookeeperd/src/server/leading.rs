@@ -242,7 +242,10 @@ impl Core {
     /// has committed.
     fn forwarded(&mut self, conn: u64, r: ForwardedRequest, auth: Vec<Id>) {
         let now = Instant::now();
-        let live = self.sessions.get(r.session_id).is_some_and(|s| !s.closing);
+        let live = match self.sessions.get(r.session_id) {
+            Some(s) => !s.closing,
+            None => self.maybe_remote_local_session(r.session_id),
+        };
         let (txn, kind) = match r.opcode {
             op::SYNC => {
                 let Role::Leading(l) = &mut self.role else { return };
@@ -276,6 +279,10 @@ impl Core {
                     auth: &mut auth,
                     settings: &self.settings,
                     events: &mut events,
+                    // Apache's checkGlobalSession: another server's local
+                    // session holds no ephemerals.
+                    ephemeral_error: (!self.tree.sessions().contains_key(&r.session_id))
+                        .then_some(ZkError::SessionExpired),
                 };
                 match ops::route(&mut ctx, req) {
                     Outcome::Write(txn, kind) => (txn, Some(kind)),

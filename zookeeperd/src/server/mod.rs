@@ -7,6 +7,7 @@ pub mod core;
 mod ensemble;
 mod following;
 mod leading;
+mod local_session;
 pub mod outbound;
 mod quorum_io;
 mod read_only;

@@ -116,8 +116,20 @@ impl Drop for Leading {
 /// A client request a follower sent to the leader, awaiting its commit
 /// (or, for a sync, the leader's SYNC).
 pub enum Forwarded {
-    Write { xid: i32, kind: ReplyKind, received: Instant },
-    Sync { xid: i32, path: String, received: Instant },
+    /// `error`: the reply if the leader's txn failed, in place of its
+    /// error (a local session's ephemeral create, as Apache's learner
+    /// answers it).
+    Write {
+        xid: i32,
+        kind: ReplyKind,
+        received: Instant,
+        error: Option<crate::error::ZkError>,
+    },
+    Sync {
+        xid: i32,
+        path: String,
+        received: Instant,
+    },
 }
 
 /// A client request held back behind its connection's forwarded ones, so
@@ -128,6 +140,8 @@ pub struct Waiting {
     pub req: Request,
     pub body: Bytes,
     pub received: Instant,
+    /// See `Forwarded::Write`.
+    pub error: Option<crate::error::ZkError>,
 }
 
 #[derive(Default)]

@@ -40,6 +40,9 @@ pub struct SessionState {
     pub conn: Option<ConnId>,
     /// Expiry or close has been logged; ignore further requests.
     pub closing: bool,
+    /// A local session (localSessionsEnabled): known to this server only,
+    /// opened and closed without a txn, expired here.
+    pub local: bool,
 }
 
 #[derive(Default)]
@@ -50,7 +53,25 @@ pub struct SessionTracker {
 impl SessionTracker {
     pub fn add(&mut self, id: i64, timeout_ms: i32, conn: Option<ConnId>, now: Instant) {
         let timeout = Duration::from_millis(timeout_ms.max(0) as u64);
-        self.sessions.insert(id, SessionState { timeout, expires_at: now + timeout, conn, closing: false });
+        self.sessions
+            .insert(id, SessionState { timeout, expires_at: now + timeout, conn, closing: false, local: false });
+    }
+
+    pub fn add_local(&mut self, id: i64, timeout_ms: i32, conn: Option<ConnId>, now: Instant) {
+        self.add(id, timeout_ms, conn, now);
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.local = true;
+        }
+    }
+
+    pub fn is_local(&self, id: i64) -> bool {
+        self.sessions.get(&id).is_some_and(|s| s.local)
+    }
+
+    /// Sessions held here (global, local).
+    pub fn counts(&self) -> (usize, usize) {
+        let local = self.sessions.values().filter(|s| s.local).count();
+        (self.sessions.len() - local, local)
     }
 
     pub fn get(&self, id: i64) -> Option<&SessionState> {
@@ -73,12 +94,13 @@ impl SessionTracker {
         self.sessions.remove(&id)
     }
 
-    /// Sessions past their deadline, marked closing so they expire once.
-    pub fn take_expired(&mut self, now: Instant) -> Vec<i64> {
+    /// Sessions past their deadline, marked closing so they expire once:
+    /// the global ones or (`local`) the local ones.
+    pub fn take_expired(&mut self, now: Instant, local: bool) -> Vec<i64> {
         let mut out: Vec<i64> = self
             .sessions
             .iter_mut()
-            .filter(|(_, s)| !s.closing && s.expires_at <= now)
+            .filter(|(_, s)| !s.closing && s.expires_at <= now && s.local == local)
             .map(|(id, s)| {
                 s.closing = true;
                 *id

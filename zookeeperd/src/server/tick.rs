@@ -28,10 +28,17 @@ impl Core {
             self.last_purge = now;
             let _ = self.log.send(LogCmd::Purge { retain: self.config.snap_retain_count });
         }
+        // Local sessions expire where they live, without a txn.
+        for id in self.sessions.take_expired(now, true) {
+            tracing::info!(session = format_args!("0x{id:x}"), "expiring local session: timeout exceeded");
+            if let Some(c) = self.sessions.remove(id).and_then(|s| s.conn) {
+                self.send(c, Outbound::Close);
+            }
+        }
         if !commits {
             return;
         }
-        for id in self.sessions.take_expired(now) {
+        for id in self.sessions.take_expired(now, false) {
             tracing::info!(session = format_args!("0x{id:x}"), "expiring session: timeout exceeded");
             let _ = self.commit(id, 0, Txn::CloseSession { paths: None });
             if let Some(s) = self.sessions.remove(id) {
