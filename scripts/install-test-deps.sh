@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v /usr/share/zookeeper/bin/zkCli.sh >/dev/null 2>&1 || need_apt+=(zookeeper)
-command -v cli_mt >/dev/null 2>&1 || need_apt+=(zookeeper-bin)
+[ -x /usr/lib/zookeeper/bin/cli_mt ] || need_apt+=(zookeeper-bin)
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 command -v systemd-nspawn >/dev/null 2>&1 || need_apt+=(systemd-container)
 command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)

@@ -43,6 +43,11 @@ pub struct ZkConfig {
     pub admin_address: IpAddr,
     pub admin_port: u16,
     pub servers: BTreeMap<u64, QuorumServer>,
+    /// `dynamicConfigFile`: where the server lines came from, if not zoo.cfg.
+    pub dynamic_config_file: Option<PathBuf>,
+    /// The membership's version: the hex suffix of the dynamic file's name
+    /// (`zoo.cfg.dynamic.100000000`), else 0.
+    pub config_version: i64,
     pub my_id: Option<u64>,
     pub snap_count: u64,
     pub extended_types: bool,
@@ -180,15 +185,31 @@ impl ZkConfig {
         };
         let mut servers = BTreeMap::new();
         let mut unknown_keys = Vec::new();
-        for (k, v) in map.iter() {
+        let dynamic_config_file = Self::key(map, "dynamicConfigFile").map(|(v, _)| PathBuf::from(v.trim()));
+        let dynamic = match &dynamic_config_file {
+            None => None,
+            Some(path) => Some(dynamic_members(map, path)?),
+        };
+        let (members, config_version) = match &dynamic {
+            Some((m, version)) => (m, *version),
+            None => (map, 0),
+        };
+        for (k, v) in members.iter() {
             if let Some(id) = k.strip_prefix("server.") {
                 let id: u64 = id.parse().map_err(|_| map.bad(k, "server id must be a number"))?;
                 servers.insert(
                     id,
                     parse_server(id, v).ok_or_else(|| {
-                        map.bad(k, "expected host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]")
+                        members.bad(k, "expected host:quorumPort:electionPort[:role][;[clientAddress:]clientPort]")
                     })?,
                 );
+                continue;
+            }
+            if dynamic.is_some() {
+                // The dynamic file holds the membership only.
+                if !k.starts_with("group") && !k.starts_with("weight") {
+                    unknown_keys.push(k.to_string());
+                }
                 continue;
             }
             let bare = k.strip_prefix("zookeeper.").unwrap_or(k);
@@ -228,6 +249,8 @@ impl ZkConfig {
             admin_address,
             admin_port: Self::num(map, "admin.serverPort", 8080)?,
             servers,
+            dynamic_config_file,
+            config_version,
             my_id,
             snap_count: Self::num(map, "snapCount", 100_000)?,
             extended_types: Self::flag(map, "extendedTypesEnabled", false)?,
@@ -252,6 +275,24 @@ impl ZkConfig {
     pub fn four_letter_allowed(&self, cmd: &str) -> bool {
         cmd == "srvr" || self.four_letter_whitelist.iter().any(|w| w == "*" || w == cmd)
     }
+}
+
+/// The dynamic config file's members and version, as QuorumPeerConfig
+/// reads them: zoo.cfg then may not hold server, group or weight lines,
+/// the file no `version` key (the version is its name's hex suffix).
+fn dynamic_members(map: &ConfigMap, path: &Path) -> Result<(ConfigMap, i64), ConfigError> {
+    if let Some((k, _)) =
+        map.iter().find(|(k, _)| k.starts_with("server.") || k.starts_with("group") || k.starts_with("weight"))
+    {
+        return Err(map.bad(k, format!("parameter: {k} must be in a separate dynamic config file")));
+    }
+    let members = ConfigMap::load(path)?;
+    if members.get("version").is_some() {
+        return Err(members.bad("version", "dynamic file shouldn't have version inside"));
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let version = name.rsplit_once('.').and_then(|(_, v)| i64::from_str_radix(v, 16).ok()).unwrap_or(0);
+    Ok((members, version))
 }
 
 /// `host:2888:3888[:participant|observer][;[addr:]2181]`
@@ -314,5 +355,34 @@ mod tests {
         let c = ZkConfig::from_map(&m).unwrap();
         assert!(c.extended_types);
         assert_eq!(c.unknown_keys, vec!["bogus".to_string()]);
+    }
+
+    #[test]
+    fn members_and_version_from_a_dynamic_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dynamic = dir.path().join("zoo.cfg.dynamic.100000000");
+        std::fs::write(&dynamic, "server.1=a:2888:3888:participant;2181\nserver.2=b:2888:3888;0.0.0.0:2181\n").unwrap();
+        let base = format!("dataDir=/x\ndynamicConfigFile={}\n", dynamic.display());
+        let c = ZkConfig::from_map(&ConfigMap::from_properties(&base)).unwrap();
+        assert_eq!((c.servers.len(), c.config_version), (2, 0x1_0000_0000));
+        assert_eq!(c.servers[&2].host, "b");
+        assert_eq!(c.dynamic_config_file.as_deref(), Some(dynamic.as_path()));
+        // Server lines belong in the dynamic file only.
+        let both = format!("{base}server.3=c:2888:3888\n");
+        let e = ZkConfig::from_map(&ConfigMap::from_properties(&both)).unwrap_err().to_string();
+        assert!(e.contains("must be in a separate dynamic config file"), "{e}");
+        // The version is the file name's, never a key inside it.
+        std::fs::write(&dynamic, "server.1=a:2888:3888\nversion=5\n").unwrap();
+        let e = ZkConfig::from_map(&ConfigMap::from_properties(&base)).unwrap_err().to_string();
+        assert!(e.contains("shouldn't have version inside"), "{e}");
+        // A name without a hex suffix is version 0.
+        let plain = dir.path().join("members");
+        std::fs::write(&plain, "server.1=a:2888:3888\n").unwrap();
+        let c = ZkConfig::from_map(&ConfigMap::from_properties(&format!(
+            "dataDir=/x\ndynamicConfigFile={}\n",
+            plain.display()
+        )))
+        .unwrap();
+        assert_eq!((c.servers.len(), c.config_version), (1, 0));
     }
 }

@@ -82,7 +82,7 @@ impl ElectionSetup {
             listen: resolve(&mine.host, mine.election_port)?,
             peers,
             voters: cfg.servers.iter().filter(|(_, q)| q.role != "observer").map(|(id, _)| *id as Sid).collect(),
-            config_data: verifier_string(&cfg.servers, 0).into_bytes(),
+            config_data: verifier_string(&cfg.servers, cfg.config_version).into_bytes(),
             last_logged_zxid,
             current_epoch,
         })

@@ -72,7 +72,7 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
             .filter(|(_, q)| q.role != "observer")
             .map(|(id, _)| *id as Sid)
             .collect::<BTreeSet<_>>(),
-        verifier: verifier_string(&cfg.servers, 0).into_bytes(),
+        verifier: verifier_string(&cfg.servers, cfg.config_version).into_bytes(),
         looking_since: Instant::now(),
         read_only: false,
     })
@@ -387,7 +387,7 @@ impl Core {
     pub(crate) fn init_config_node(&mut self) {
         if let Some(q) = self.quorum.as_ref() {
             let data = q.verifier.clone();
-            self.tree.set_config(&data, 0, super::core::now_ms());
+            self.tree.set_config(&data, self.config.config_version, super::core::now_ms());
         }
     }
 

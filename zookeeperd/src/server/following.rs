@@ -54,7 +54,7 @@ impl Core {
             accepted_epoch: q.accepted_epoch,
             current_epoch: q.current_epoch,
             last_logged_zxid: last,
-            config_version: 0,
+            config_version: self.config.config_version,
             tick_ms: self.config.tick_time as u64,
             init_limit: self.config.init_limit as u64,
             sync_limit: self.config.sync_limit as u64,
