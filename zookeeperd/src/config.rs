@@ -50,6 +50,9 @@ pub struct ZkConfig {
     pub config_version: i64,
     pub my_id: Option<u64>,
     pub snap_count: u64,
+    /// `zookeeper.snapSizeLimitInKb` in bytes: a snapshot is also due once
+    /// about this much log was written (0: only snapCount counts).
+    pub snap_size_limit: u64,
     pub extended_types: bool,
     /// readonlymode.enabled: a member cut off from its quorum serves
     /// read-only clients.
@@ -94,6 +97,7 @@ const KNOWN: &[&str] = &[
     "admin.serverPort",
     "admin.serverAddress",
     "snapCount",
+    "snapSizeLimitInKb",
     "extendedTypesEnabled",
     "readonlymode.enabled",
     "localSessionsEnabled",
@@ -252,7 +256,9 @@ impl ZkConfig {
             dynamic_config_file,
             config_version,
             my_id,
-            snap_count: Self::num(map, "snapCount", 100_000)?,
+            // Apache resets anything below 2 to 2.
+            snap_count: Self::num::<u64>(map, "snapCount", 100_000)?.max(2),
+            snap_size_limit: Self::num::<i64>(map, "snapSizeLimitInKb", 4_194_304)?.max(0) as u64 * 1024,
             extended_types: Self::flag(map, "extendedTypesEnabled", false)?,
             read_only_mode: match map.get("readonlymode.enabled") {
                 Some(_) => map.bool_or("readonlymode.enabled", false)?,

@@ -63,6 +63,8 @@ pub struct Core {
     held: VecDeque<Held>,
     pub(crate) next_session_id: i64,
     pub(crate) txns_since_snapshot: u64,
+    pub(crate) log_bytes_since_snapshot: u64,
+    pub(crate) snap_trigger: super::snapshotting::SnapTrigger,
     /// The periodic snapshot: walked a few nodes per turn of the loop,
     /// then written by its own thread (server/snapshotting.rs).
     pub(crate) fuzzy: Option<crate::tree::snapshot::FuzzySnapshot>,
@@ -113,6 +115,8 @@ impl Core {
             held: VecDeque::new(),
             next_session_id: initial_session_id(server_id, now_ms()),
             txns_since_snapshot: 0,
+            log_bytes_since_snapshot: 0,
+            snap_trigger: super::snapshotting::SnapTrigger::new(config.snap_count, config.snap_size_limit),
             fuzzy: None,
             snap_thread: None,
             last_container_check: now,
@@ -427,6 +431,7 @@ impl Core {
             return;
         }
         let entries = std::mem::take(&mut self.batch);
+        self.log_bytes_since_snapshot += entries.iter().map(|e| e.len() as u64).sum::<u64>();
         let last_zxid = self.last_logged();
         if !self.log.send(LogCmd::Append { last_zxid, entries }) {
             tracing::error!("txn log writer is gone");
