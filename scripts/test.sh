@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install every test dependency, build, and run every test: the Rust suites
+# Install every test dependency, check formatting and lints (cargo fmt,
+# clippy with warnings as errors), build, and run every test: the Rust suites
 # (unit, property and system tests) under nextest, then the Python suites
 # that drive the servers with real clients (kazoo, zkCli.sh, cli_mt, ...)
 # and compare zookeeperd with Apache ZooKeeper, then the Java ecosystem
@@ -8,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
+# Formatting and lints first: they fail fast and cost no test time.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 # The system tests start the daemons as processes: build the binaries first.
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast

@@ -59,7 +59,9 @@ pub fn parse_add_config(s: &str) -> Result<Vec<(String, String)>> {
     items.push(cur);
     for it in items.into_iter().filter(|i| !i.trim().is_empty()) {
         let Some((k, v)) = it.split_once('=') else {
-            return usage(format!("Invalid entity config: all configs to be added must be in the format \"key=val\"."));
+            return usage(
+                "Invalid entity config: all configs to be added must be in the format \"key=val\".".to_string(),
+            );
         };
         let v = v.trim();
         let v = v.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(v);

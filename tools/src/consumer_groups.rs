@@ -139,7 +139,7 @@ pub async fn run(args: &[String]) -> Result<i32> {
         let groups: Vec<_> = groups.into_iter().filter(|(_, pt, _)| pt.is_empty() || pt == "consumer").collect();
         if p.has("state") {
             let w = groups.iter().map(|g| g.0.len()).max().unwrap_or(0).max(15);
-            println!("{:<w$} {}", "GROUP", "STATE");
+            println!("{:<w$} STATE", "GROUP");
             for (g, _, st) in &groups {
                 let st = if st.is_empty() {
                     describe(&mut f.cl, g).await.map(|i| i.state).unwrap_or_default()
@@ -233,10 +233,7 @@ async fn describe_one(f: &mut Fetcher, p: &Parsed, g: &str) -> Result<()> {
                 .map(|b| format!("{}:{} ({})", b.host, b.port, b.id))
                 .unwrap_or_default();
         let w = c.len().max(25);
-        print!(
-            "\n{:<w$} {:<25} {:<20} {:<15} {}",
-            "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS"
-        );
+        print!("\n{:<w$} {:<25} {:<20} {:<15} #MEMBERS", "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE");
         println!("\n{:<w$} {:<25} {:<20} {:<15} {}", g, c, info.strategy, info.state, info.members.len());
         return Ok(());
     }
@@ -303,7 +300,7 @@ async fn describe_one(f: &mut Fetcher, p: &Parsed, g: &str) -> Result<()> {
     let keep = |t: &str| topic_filter.is_none_or(|f| f == t);
     let mut rows: Vec<(Tp, Option<i64>, Option<&MemberInfo>)> = Vec::new();
     let mut members: Vec<&MemberInfo> = info.members.iter().filter(|m| !m.assignment.is_empty()).collect();
-    members.sort_by(|a, b| b.assignment.len().cmp(&a.assignment.len()));
+    members.sort_by_key(|m| std::cmp::Reverse(m.assignment.len()));
     let mut assigned = BTreeSet::new();
     for m in &members {
         for tp in &m.assignment {
@@ -333,8 +330,8 @@ async fn describe_one(f: &mut Fetcher, p: &Parsed, g: &str) -> Result<()> {
     let wc = rows.iter().map(|r| r.2.map_or(1, |m| m.id.len())).max().unwrap_or(0).max(15);
     let wh = rows.iter().map(|r| r.2.map_or(1, |m| m.host.len())).max().unwrap_or(0).max(15);
     println!(
-        "\n{:<wg$} {:<wt$} {:<10} {:<15} {:<15} {:<15} {:<wc$} {:<wh$} {}",
-        "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"
+        "\n{:<wg$} {:<wt$} {:<10} {:<15} {:<15} {:<15} {:<wc$} {:<wh$} CLIENT-ID",
+        "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST"
     );
     for (tp, off, m) in rows {
         let end = ends.get(&tp).copied();

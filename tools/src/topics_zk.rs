@@ -44,9 +44,9 @@ pub fn assign_replicas(brokers: &[i32], partitions: i32, rf: i32, start_partitio
     let start_index = s % n;
     let mut shift = (s / 7) % n;
     let mut out = Vec::new();
-    let mut cur = start_partition.max(0) as usize;
-    for _ in 0..partitions {
-        if cur > 0 && cur % n == 0 {
+    let first_partition = start_partition.max(0) as usize;
+    for cur in first_partition..first_partition + partitions.max(0) as usize {
+        if cur > 0 && cur.is_multiple_of(n) {
             shift += 1;
         }
         let first = (cur + start_index) % n;
@@ -56,7 +56,6 @@ pub fn assign_replicas(brokers: &[i32], partitions: i32, rf: i32, start_partitio
             reps.push(brokers[(first + shift1) % n]);
         }
         out.push(reps);
-        cur += 1;
     }
     Ok(out)
 }

@@ -12,6 +12,9 @@ use crate::error::{Result, ToolError};
 use crate::opts::{self, val, Opt};
 use crate::producer::{parse_acks, Producer, ProducerConfig, Rec};
 
+/// A record the verifiable producer sends: optional key, value.
+type KeyValue = (Option<String>, String);
+
 /// One JSON event line: `{"timestamp":..,"name":..,<fields in order>}`.
 pub struct Event(String);
 
@@ -142,7 +145,7 @@ pub async fn run_producer(args: &[String]) -> Result<i32> {
                 continue;
             }
         }
-        let mut by_part: Vec<(i32, Vec<(Option<String>, String)>)> = Vec::new();
+        let mut by_part: Vec<(i32, Vec<KeyValue>)> = Vec::new();
         let sticky = prod.choose(None, parts, true);
         for i in 0..n {
             let v = sent + i;
@@ -165,10 +168,10 @@ pub async fn run_producer(args: &[String]) -> Result<i32> {
             }
         }
         sent += n;
-        let ts = create_time.map(|t| {
+        let ts = create_time;
+        if let Some(t) = ts {
             create_time = Some(t + (now_ms() - start_ms));
-            t
-        });
+        }
         let batches: Vec<(i32, Vec<Rec>)> = by_part
             .iter()
             .map(|(p, kvs)| {
