@@ -109,13 +109,12 @@ pub async fn run_producer(args: &[String]) -> Result<i32> {
         t => Some(t),
     };
     let bs = p.get("bootstrap-server").or(p.get("broker-list")).unwrap_or_default().to_string();
-    let mut props = Vec::new();
+    // acks from --acks and no retries, unless --producer.config says
+    // otherwise: Kafka's tool puts the file's properties over its own.
+    let mut props = vec![("acks".to_string(), acks_s.trim().to_string()), ("retries".to_string(), "0".to_string())];
     if let Some(f) = p.get("producer.config") {
         props.extend(opts::read_properties(f)?);
     }
-    // The tool's own settings win: acks from --acks, no retries.
-    props.push(("acks".into(), acks_s.trim().to_string()));
-    props.push(("retries".into(), "0".into()));
     let mut cfg = ProducerConfig { client_id: "producer-1".into(), acks: parse_acks(&acks_s)?, ..Default::default() };
     cfg.apply(&props)?;
     cfg.idempotent = false;

@@ -98,6 +98,23 @@ fn verifiable_producer_consumer_and_consumer_perf() {
     );
     assert!(td["avg_throughput"].as_f64().is_some_and(|x| x > 0.0), "{td}");
 
+    // --producer.config goes over the tool's own acks (Kafka's puts the
+    // file's properties last): with acks=0 no offset comes back.
+    std::fs::write(h.path("acks0.properties"), "acks=0\n").expect("properties");
+    h.ok("bin/kafka-topics.sh --create --topic acks0 --partitions 1 --bootstrap-server localhost:9092", "");
+    let cmd = format!(
+        "bin/kafka-verifiable-producer.sh --topic acks0 --max-messages 3 --acks -1 --producer.config {} \
+         --bootstrap-server localhost:9092",
+        h.path("acks0.properties").display()
+    );
+    let out = h.ok(&cmd, "");
+    let offsets: Vec<i64> = events(&out)
+        .iter()
+        .filter(|e| e["name"] == "producer_send_success")
+        .map(|e| e["offset"].as_i64().expect("offset"))
+        .collect();
+    assert_eq!(offsets, vec![-1, -1, -1], "{out}");
+
     // Offsets the producer reported are what the broker holds.
     let offs = h.ok("bin/kafka-get-offsets.sh --bootstrap-server localhost:9092 --topic topic3", "");
     let total: i64 = offs.lines().map(|l| l.rsplit(':').next().unwrap_or("0").parse::<i64>().unwrap_or(0)).sum();
