@@ -3,14 +3,17 @@ naming zoo.cfg.dynamic.<version>), in ensembles of Apache ZooKeeper 3.8,
 zookeeperd and both mixed: every member reads its server lines from that
 file, /zookeeper/config and `conf` carry the file's version, and they
 serve as one ensemble. A zoo.cfg that keeps server lines beside
-dynamicConfigFile is refused by both, with the same exit status."""
+dynamicConfigFile is refused by both, with the same exit status. And
+standaloneEnabled=false: one server line is an ensemble of one."""
 
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from conftest import make_kazoo, require_zookeeperd, unique, wait_until
-from ensemble import DEADLINE, Ensemble
+from conftest import free_port, make_kazoo, require_zookeeperd, unique, wait_until
+from ensemble import DEADLINE, Ensemble, Member, ensemble_cfg
 from test_observer import four
 
 pytestmark = pytest.mark.timeout(300)
@@ -93,3 +96,36 @@ def test_server_lines_beside_a_dynamic_file_are_refused(kind):
         assert "must be in a separate dynamic config file" in log, log
     finally:
         ens.close()
+
+
+@pytest.mark.parametrize("kind", ["apache", "zookeeperd"])
+def test_standalone_disabled_makes_one_server_an_ensemble_of_one(kind):
+    """standaloneEnabled=false with one server line: not standalone but the
+    leader of a one-member ensemble, as Apache's QuorumPeerMain runs it
+    (the starting point for growing an ensemble)."""
+    if kind == "zookeeperd":
+        require_zookeeperd()
+    root = Path(tempfile.mkdtemp(prefix="zk-one-"))
+    m = Member(kind, 1, root)
+    try:
+        q, e = free_port(), free_port()
+        m.cfg = ensemble_cfg(m.data_dir, m.port,
+                             {"server.1": "127.0.0.1:%d:%d;127.0.0.1:%d" % (q, e, m.port)})
+        m.cfg["standaloneEnabled"] = "false"
+        m.launch()
+        wait_until(lambda: m.mode() == "leader", DEADLINE, desc="%s to lead its ensemble of one" % kind)
+        c = make_kazoo(m)
+        try:
+            path = c.create(unique("/one"), b"x")
+            assert c.get(path)[0] == b"x"
+            data, stat = c.get("/zookeeper/config")
+            assert data.decode() == "server.1=127.0.0.1:%d:%d:participant;127.0.0.1:%d\nversion=0" % (q, e, m.port)
+            # A new epoch began: zxids are epoch 1's.
+            assert stat.mzxid == 0 and c.exists(path).czxid >> 32 >= 1
+        finally:
+            c.stop()
+            c.close()
+        assert "zk_server_state\tleader" in four(m, "mntr")
+    finally:
+        m.kill9()
+        m.cleanup()

@@ -61,6 +61,9 @@ pub struct ZkConfig {
     /// server that made them, with no txn, until an ephemeral needs them
     /// global (localSessionsUpgradingEnabled) or is refused.
     pub local_sessions: bool,
+    /// standaloneEnabled (default true): with it off, even one server line
+    /// makes an ensemble (of one), as Apache's QuorumPeerMain runs it.
+    pub standalone_enabled: bool,
     pub local_sessions_upgrading: bool,
     pub super_digest: Option<String>,
     pub force_sync: bool,
@@ -265,6 +268,7 @@ impl ZkConfig {
                 None => Self::flag(map, "readonlymode.enabled", false)?,
             },
             local_sessions: Self::flag(map, "localSessionsEnabled", false)?,
+            standalone_enabled: Self::flag(map, "standaloneEnabled", true)?,
             local_sessions_upgrading: Self::flag(map, "localSessionsUpgradingEnabled", false)?,
             super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest").map(|(v, _)| v.trim().to_string()),
             force_sync: Self::flag(map, "forceSync", true)?,

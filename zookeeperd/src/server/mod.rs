@@ -190,8 +190,9 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
         elapsed_ms = t0.elapsed().as_millis() as u64,
         "data tree recovered"
     );
-    // Apache runs standalone with one server line or none (standaloneEnabled).
-    let quorum = if config.servers.len() > 1 {
+    // Apache runs standalone with one server line or none, unless
+    // standaloneEnabled=false makes one line an ensemble of one.
+    let quorum = if config.servers.len() > 1 || (!config.standalone_enabled && config.servers.len() == 1) {
         Some(crate::server::ensemble::quorum_from_config(&config, rec.tree.last_zxid())?)
     } else {
         None
