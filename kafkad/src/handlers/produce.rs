@@ -33,7 +33,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> HandlerResult 
             pr.base_offset = -1;
             pr.log_append_time_ms = -1;
             pr.log_start_offset = -1;
-            let r = if !matches!(acks, -1 | 0 | 1) {
+            let r = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks, String::new()).into())
             } else {
                 append(ctx, &topic, pd.index, pd.records.unwrap_or_default(), acks)
