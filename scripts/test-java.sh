@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Java ecosystem against the built daemons: Apache Curator and the
 # ZooKeeper 3.8 client against a three-member zookeeperd ensemble,
-# kafka-clients and kafka-streams 3.9 against three kafkad brokers
-# (tests/java, JUnit 5 under Maven Surefire). The binaries must be built
-# first (cargo build --bins); ZOOKEEPERD_BIN / KAFKAD_BIN override their
+# kafka-clients and kafka-streams 3.9 against three kafkad brokers, and
+# Apache Kafka 3.9's own brokers (ZooKeeper mode, JVMs from Maven) on
+# zookeeperd (tests/java, JUnit 5 under Maven Surefire). The binaries must
+# be built first (cargo build --bins); ZOOKEEPERD_BIN / KAFKAD_BIN override their
 # paths. Extra arguments go to Maven, e.g. -o (offline, once the
 # dependencies are downloaded) or -Dtest=CuratorEnsembleTest.
 # ZK_TARGET=apache runs the ZooKeeper-side tests against Debian's Apache

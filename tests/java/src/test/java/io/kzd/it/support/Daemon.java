@@ -31,6 +31,11 @@ public final class Daemon {
         return name;
     }
 
+    /** The file the process's output is appended to (across restarts). */
+    public Path log() {
+        return log;
+    }
+
     public synchronized void start() {
         if (alive()) {
             throw new IllegalStateException(name + " is already running");

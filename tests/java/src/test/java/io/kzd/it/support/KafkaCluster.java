@@ -1,5 +1,6 @@
 package io.kzd.it.support;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +12,7 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -20,8 +22,10 @@ import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartitionInfo;
 
 /**
- * kafkad brokers 1..n on one standalone zookeeperd, each on a free
- * 127.0.0.1 port with its own log.dirs in a temp dir.
+ * Brokers 1..n on one ZooKeeper, each on a free 127.0.0.1 port with its own
+ * log.dirs in a temp dir: kafkad on a standalone zookeeperd ({@link #start}),
+ * or Apache Kafka's own broker as a JVM on a given zookeeperd
+ * ({@link #startApacheKafka}).
  */
 public final class KafkaCluster implements AutoCloseable {
     public static final Duration DEADLINE = Duration.ofSeconds(60);
@@ -31,12 +35,16 @@ public final class KafkaCluster implements AutoCloseable {
     private final int[] ports;
     private final Daemon[] brokers;
 
-    private KafkaCluster(ZkEnsemble zk, int n, String extra) {
+    /** Makes broker {@code id}'s process from its directory and server.properties. */
+    private interface Launcher {
+        Daemon daemon(int id, Path dir, Path cfg) throws IOException;
+    }
+
+    private KafkaCluster(ZkEnsemble zk, int n, String extra, Launcher launcher) {
         this.zk = zk;
         root = Env.tempDir("kzd-kafka-");
         ports = new int[n];
         brokers = new Daemon[n];
-        Path bin = Env.kafkad();
         try {
             for (int i = 0; i < n; i++) {
                 int id = i + 1;
@@ -51,20 +59,73 @@ public final class KafkaCluster implements AutoCloseable {
                         + "zookeeper.session.timeout.ms=6000\n"
                         + "group.initial.rebalance.delay.ms=0\n"
                         + extra + "\n");
-                brokers[i] = new Daemon("kafkad broker " + id, List.of(bin.toString(), cfg.toString()),
-                        dir.resolve("kafkad.log"));
+                brokers[i] = launcher.daemon(id, dir, cfg);
             }
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    /** n brokers on a fresh standalone zookeeperd; returns once every broker is in the cluster metadata. */
+    /** n kafkad brokers on a fresh standalone zookeeperd; returns once every broker is in the cluster metadata. */
     public static KafkaCluster start(int n, String extraProps) {
-        ZkEnsemble zk = ZkEnsemble.startStandalone();
+        return start(ZkEnsemble.startStandalone(), n, extraProps, (id, dir, cfg) -> new Daemon("kafkad broker " + id,
+                List.of(Env.kafkad().toString(), cfg.toString()), dir.resolve("kafkad.log")));
+    }
+
+    /**
+     * n Apache Kafka brokers ({@code kafka.Kafka server.properties}, the kafka_2.13 artifact on the test
+     * classpath) as JVMs of their own on {@code zk}, which the cluster closes with itself. Each logs at
+     * INFO to its {@link #log}. Returns once every broker is in the cluster metadata.
+     */
+    public static KafkaCluster startApacheKafka(ZkEnsemble zk, int n, String extraProps) {
+        return start(zk, n, extraProps, KafkaCluster::apacheBroker);
+    }
+
+    private static Daemon apacheBroker(int id, Path dir, Path cfg) throws IOException {
+        Path log4j = dir.resolve("log4j.properties");
+        Files.writeString(log4j, "log4j.rootLogger=INFO, stdout\n"
+                + "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+                + "log4j.appender.stdout.Target=System.out\n"
+                + "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+                + "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n");
+        String java = ProcessHandle.current().info().command()
+                .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // C1 only and the serial collector: three brokers and the tests share two cores
+        return new Daemon("Apache Kafka broker " + id, List.of(java, "-Xmx256m", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", "-Dlog4j.configuration=" + log4j.toUri(),
+                "-Dkafka.logs.dir=" + dir, "-cp", apacheBrokerClasspath(), "kafka.Kafka", cfg.toString()),
+                dir.resolve("kafka.log"));
+    }
+
+    /**
+     * The test JVM's classpath with the logging Kafka ships (slf4j-reload4j, reload4j; copied by the pom into
+     * the directory named by kzd.kafka.broker.lib) in place of slf4j-simple: Kafka's log4j.configuration is
+     * then honoured.
+     */
+    private static String apacheBrokerClasspath() {
+        String lib = System.getProperty("kzd.kafka.broker.lib");
+        if (lib == null || !Files.isDirectory(Path.of(lib))) {
+            throw new IllegalStateException("kzd.kafka.broker.lib is not set by Maven (run scripts/test-java.sh)");
+        }
+        List<String> cp = new ArrayList<>();
+        String test = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        for (String e : test.split(File.pathSeparator)) {
+            if (!e.isEmpty() && !Path.of(e).getFileName().toString().startsWith("slf4j-simple")) {
+                cp.add(e);
+            }
+        }
+        try (Stream<Path> jars = Files.list(Path.of(lib))) {
+            jars.filter(p -> p.toString().endsWith(".jar")).sorted().forEach(p -> cp.add(p.toString()));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return String.join(File.pathSeparator, cp);
+    }
+
+    private static KafkaCluster start(ZkEnsemble zk, int n, String extraProps, Launcher launcher) {
         KafkaCluster c;
         try {
-            c = new KafkaCluster(zk, n, extraProps);
+            c = new KafkaCluster(zk, n, extraProps, launcher);
         } catch (RuntimeException e) {
             zk.close();
             throw e;
@@ -111,6 +172,15 @@ public final class KafkaCluster implements AutoCloseable {
 
     public long pid(int brokerId) {
         return brokers[brokerId - 1].pid();
+    }
+
+    /** Broker {@code brokerId}'s output, every run of it. */
+    public Path log(int brokerId) {
+        return brokers[brokerId - 1].log();
+    }
+
+    public ZkEnsemble zk() {
+        return zk;
     }
 
     public void kill9(int brokerId) {
