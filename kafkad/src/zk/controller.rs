@@ -4,7 +4,7 @@
 //! topic deletion. Every controller write is a multi that first checks the
 //! /controller_epoch zkVersion, so a deposed controller cannot write.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -192,9 +192,12 @@ fn set_controller_id(broker: &Broker, id: i32) {
 async fn act_as_controller(broker: &Broker, epoch: Epoch, tree: &mut TreeWatch) -> Result<(), ControllerError> {
     let every = std::time::Duration::from_secs(broker.config.leader_imbalance_check_interval_seconds);
     let mut rebalance_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // As Kafka's controller context: a new controller starts from the
+    // registrations it finds, with no bounce to handle.
+    let mut known: Option<BrokerEpochs> = None;
     loop {
         tree.arm(&broker.zk).await?;
-        controller_round(broker, epoch).await?;
+        controller_round(broker, epoch, &mut known).await?;
         tokio::select! {
             r = tree.changed() => r?,
             _ = broker.controller_kick.notified() => {}
@@ -207,8 +210,26 @@ async fn act_as_controller(broker: &Broker, epoch: Epoch, tree: &mut TreeWatch) 
     }
 }
 
+/// Each live broker's epoch: the czxid of its /brokers/ids/N registration.
+pub type BrokerEpochs = BTreeMap<i32, i64>;
+
+/// Kafka's bounced brokers: registered both before and now, but with a
+/// newer broker epoch, i.e. restarted in between without the controller
+/// ever seeing them gone (a restarted broker replaces its own stale
+/// registration at once).
+pub fn bounced(known: &BrokerEpochs, now: &BrokerEpochs) -> BTreeSet<i32> {
+    now.iter().filter(|(id, e)| known.get(id).is_some_and(|k| *e > k)).map(|(id, _)| *id).collect()
+}
+
 /// One pass: check we still are the controller and reconcile every topic.
-async fn controller_round(broker: &Broker, epoch: Epoch) -> Result<(), ControllerError> {
+/// Bounced brokers are handled as Kafka's processBrokerChange does: first
+/// as failed (their partitions get other leaders or go offline, each with
+/// a new leader epoch), then as started again.
+async fn controller_round(
+    broker: &Broker,
+    epoch: Epoch,
+    known: &mut Option<BrokerEpochs>,
+) -> Result<(), ControllerError> {
     let zk = &broker.zk.client();
     match zk.check_stat(CONTROLLER).await? {
         Some(s) if s.ephemeral_owner == zk.session_id().0 => {}
@@ -217,13 +238,42 @@ async fn controller_round(broker: &Broker, epoch: Epoch) -> Result<(), Controlle
     let ids = broker.zk.children("/brokers/ids").await?;
     let topics = broker.zk.children("/brokers/topics").await?;
     let deletes = broker.zk.children("/admin/delete_topics").await?;
-    let live: BTreeSet<i32> = ids.iter().filter_map(|s| s.parse().ok()).collect();
+    let mut epochs = BrokerEpochs::new();
+    for id in ids.iter().filter_map(|s| s.parse::<i32>().ok()) {
+        if let Some(st) = zk.check_stat(&format!("/brokers/ids/{id}")).await? {
+            epochs.insert(id, st.czxid);
+        }
+    }
+    let live: BTreeSet<i32> = epochs.keys().copied().collect();
+    let restarted = known.as_ref().map(|k| bounced(k, &epochs)).unwrap_or_default();
     for t in &deletes {
         delete_topic(broker, epoch, t, topics.contains(t)).await?;
     }
     super::reassign::process_legacy(broker, epoch).await?;
-    for t in topics.iter().filter(|t| !deletes.contains(t)) {
-        super::reconcile::reconcile_topic(broker, epoch, t, &live).await?;
+    let topics: Vec<&String> = topics.iter().filter(|t| !deletes.contains(t)).collect();
+    let mut settled = true;
+    if !restarted.is_empty() {
+        tracing::info!(bounced = ?restarted, "brokers restarted since the last round; failing over their partitions");
+        let survivors: BTreeSet<i32> = live.difference(&restarted).copied().collect();
+        for t in &topics {
+            settled &= super::reconcile::reconcile_topic(broker, epoch, t, &survivors).await?;
+        }
+    }
+    if settled {
+        for t in &topics {
+            super::reconcile::reconcile_topic(broker, epoch, t, &live).await?;
+        }
+        *known = Some(epochs);
+    } else if let Some(k) = known.as_mut() {
+        // A failover write lost a race with another write (whose change
+        // brings the next round): keep the bounced brokers' old epochs so
+        // that round fails their partitions over again before they lead.
+        for (id, e) in epochs {
+            if !restarted.contains(&id) {
+                k.insert(id, e);
+            }
+        }
+        k.retain(|id, _| live.contains(id));
     }
     broker.refresh.notify_one();
     Ok(())
@@ -286,5 +336,19 @@ async fn delete_topic(broker: &Broker, epoch: Epoch, topic: &str, exists: bool) 
         // Raced with another change; the watch brings us back.
         Err(ControllerError::Zk(ZkErr::NoNode)) | Err(ControllerError::Zk(ZkErr::NotEmpty)) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_registration_of_a_known_broker_is_a_bounce() {
+        let known: BrokerEpochs = [(0, 10), (1, 11), (2, 12)].into();
+        // Broker 1 re-registered; broker 2 is gone; broker 3 is new.
+        let now: BrokerEpochs = [(0, 10), (1, 40), (3, 41)].into();
+        assert_eq!(bounced(&known, &now), [1].into());
+        assert!(bounced(&known, &known).is_empty());
     }
 }

@@ -13,19 +13,21 @@ use crate::metadata::{self, TopicZnode};
 
 /// Bring one topic's partition states in line with the live brokers, and
 /// finish reassignments whose target has caught up (an ISR change is a
-/// change under the controller's watch, so it is seen here).
+/// change under the controller's watch, so it is seen here). `Ok(false)`
+/// when a write lost a race with another change (the change brings the
+/// controller back) or is left for the next round.
 pub async fn reconcile_topic(
     broker: &Broker,
     epoch: Epoch,
     topic: &str,
     live: &BTreeSet<i32>,
-) -> Result<(), ControllerError> {
+) -> Result<bool, ControllerError> {
     let zk = &broker.zk;
     let tpath = format!("/brokers/topics/{topic}");
-    let Some((data, tstat)) = zk.get(&tpath).await? else { return Ok(()) };
+    let Some((data, tstat)) = zk.get(&tpath).await? else { return Ok(true) };
     let Some(mut zn) = TopicZnode::parse(&data) else {
         tracing::warn!(topic, "unparsable topic assignment in zookeeper; ignoring topic");
-        return Ok(());
+        return Ok(true);
     };
     if zn.topic_id.is_none() {
         // Written by an old tool without a topic id: add one, as Kafka 2.8+
@@ -34,11 +36,12 @@ pub async fn reconcile_topic(
         let known = broker.metadata().topics.get(topic).map(|t| t.topic_id);
         zn.topic_id = Some(known.unwrap_or_else(metadata::random_kafka_uuid));
         match fenced(broker, epoch, vec![Op::Set(tpath.clone(), zn.to_json(), Some(tstat.version))]).await {
-            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => return Ok(()),
+            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => return Ok(false),
             Err(e) => return Err(e),
         }
     }
     let unclean = election::unclean_enabled(broker, topic).await?;
+    let mut settled = true;
     // Reassignments that can complete now: one multi for the topic znode
     // and their state znodes.
     let mut done = zn.clone();
@@ -85,7 +88,7 @@ pub async fn reconcile_topic(
                 let body = metadata::partition_state_json(leader, leader_epoch + 1, &new_isr, epoch.epoch);
                 match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
                     Ok(()) => tracing::info!(topic, partition = p, isr = ?new_isr, "offline replicas left the ISR"),
-                    Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+                    Err(ControllerError::Zk(ZkErr::BadVersion)) => settled = false,
                     Err(e) => return Err(e),
                 }
             }
@@ -98,7 +101,7 @@ pub async fn reconcile_topic(
                 let body = metadata::partition_state_json(-1, leader_epoch + 1, &isr, epoch.epoch);
                 match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
                     Ok(()) => tracing::warn!(topic, partition = p, "no eligible leader; partition offline"),
-                    Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+                    Err(ControllerError::Zk(ZkErr::BadVersion)) => settled = false,
                     Err(e) => return Err(e),
                 }
             }
@@ -106,7 +109,11 @@ pub async fn reconcile_topic(
         };
         let body = metadata::partition_state_json(new_leader, leader_epoch + 1, &new_isr, epoch.epoch);
         match fenced(broker, epoch, vec![Op::Set(spath, body, Some(st.version))]).await {
-            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+            Ok(()) => {}
+            Err(ControllerError::Zk(ZkErr::BadVersion)) => {
+                settled = false;
+                continue;
+            }
             Err(e) => return Err(e),
         }
         tracing::info!(topic, partition = p, leader = new_leader, leader_epoch = leader_epoch + 1, "leader elected");
@@ -114,12 +121,13 @@ pub async fn reconcile_topic(
     if !done_ops.is_empty() {
         done_ops.insert(0, Op::Set(tpath, done.to_json(), Some(tstat.version)));
         match fenced(broker, epoch, done_ops).await {
+            Ok(()) => {}
             // Raced with another change; the watches bring us back.
-            Ok(()) | Err(ControllerError::Zk(ZkErr::BadVersion)) => {}
+            Err(ControllerError::Zk(ZkErr::BadVersion)) => settled = false,
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(settled)
 }
 
 /// Kafka's completion rule: every target replica is in the ISR. Then the
