@@ -28,6 +28,7 @@ pub mod notification;
 pub mod packet;
 pub mod peer;
 pub mod snapstream;
+mod sync_plan;
 
 #[cfg(test)]
 mod election_tests;
