@@ -29,6 +29,15 @@ QUORUM_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 # sessions moving or expiring.
 DEADLINE = 60.0
 
+# The mixes the ensemble tests run: all Apache (which shows what Apache
+# does), all zookeeperd, and each kind as the minority.
+KIND_SETS = [
+    ("apache", "apache", "apache"),
+    ("zookeeperd", "zookeeperd", "zookeeperd"),
+    ("apache", "apache", "zookeeperd"),
+    ("zookeeperd", "zookeeperd", "apache"),
+]
+
 NOT_SERVING = "not serving"
 DOWN = "down"
 _MODE_RE = re.compile(r"^Mode: (\S+)", re.M)

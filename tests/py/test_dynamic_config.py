@@ -13,19 +13,12 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, make_kazoo, require_zookeeperd, unique, wait_until
-from ensemble import DEADLINE, Ensemble, Member, ensemble_cfg
+from ensemble import DEADLINE, KIND_SETS, Ensemble, Member, ensemble_cfg
 from test_observer import four
 
 pytestmark = pytest.mark.timeout(300)
 
 VERSION = "100000000"
-
-KIND_SETS = [
-    ("apache", "apache", "apache"),
-    ("zookeeperd", "zookeeperd", "zookeeperd"),
-    ("apache", "apache", "zookeeperd"),
-    ("zookeeperd", "zookeeperd", "apache"),
-]
 
 
 def use_dynamic_file(m):

@@ -12,17 +12,10 @@ import pytest
 from kazoo.exceptions import EphemeralOnLocalSessionError
 
 from conftest import make_kazoo, require_zookeeperd, unique, wait_until
-from ensemble import DEADLINE, Ensemble
+from ensemble import DEADLINE, KIND_SETS, Ensemble
 from test_observer import four
 
 pytestmark = pytest.mark.timeout(300)
-
-KIND_SETS = [
-    ("apache", "apache", "apache"),
-    ("zookeeperd", "zookeeperd", "zookeeperd"),
-    ("apache", "apache", "zookeeperd"),
-    ("zookeeperd", "zookeeperd", "apache"),
-]
 
 
 def mntr(member, key):

@@ -8,20 +8,13 @@ observer cannot make one."""
 import pytest
 
 from conftest import make_kazoo, require_zookeeperd, unique, wait_until
-from ensemble import DEADLINE, Ensemble, read_tree
+from ensemble import DEADLINE, KIND_SETS, Ensemble, read_tree
 from test_ensemble import assert_same_trees
 
 pytestmark = pytest.mark.timeout(300)
 
-# (voter, voter, observer): the observer is member 3.
-KIND_SETS = [
-    ("apache", "apache", "apache"),
-    ("zookeeperd", "zookeeperd", "zookeeperd"),
-    ("apache", "apache", "zookeeperd"),
-    ("zookeeperd", "zookeeperd", "apache"),
-]
 
-
+# (voter, voter, observer) from KIND_SETS: the observer is member 3.
 @pytest.mark.parametrize("kinds", KIND_SETS, ids="-".join)
 def test_an_observer_learns_serves_and_does_not_vote(kinds):
     if "zookeeperd" in kinds:
