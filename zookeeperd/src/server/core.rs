@@ -472,7 +472,9 @@ impl Core {
             self.send(conn, Outbound::Close);
             return;
         }
-        let Some(error) = self.local_session_request(conn, session_id, xid, &req, received) else {
+        let super::local_session::LocalOutcome::Continue(error) =
+            self.local_session_request(conn, session_id, xid, &req, received)
+        else {
             return;
         };
         if self.read_only() && (req.is_write() || matches!(req, Request::CloseSession)) {

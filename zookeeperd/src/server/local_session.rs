@@ -35,6 +35,14 @@ fn creates_ephemeral(req: &Request) -> bool {
     }
 }
 
+/// What becomes of a request once its session was looked at.
+pub(crate) enum LocalOutcome {
+    /// Answered here (a local session's close).
+    Answered,
+    /// Goes on as usual; `Some`: the reply if the leader's txn fails.
+    Continue(Option<ZkError>),
+}
+
 impl Core {
     /// New sessions are local here: an ensemble member with
     /// localSessionsEnabled (a standalone server has none, as Apache's).
@@ -52,12 +60,11 @@ impl Core {
     }
 
     /// A request of a local session: its close is answered here (no
-    /// txn; `None`). An ephemeral create first upgrades the session, or
+    /// txn). An ephemeral create first upgrades the session, or
     /// (upgrading off) goes on to fail as Apache's does: on the leader the
     /// prepare refuses it (`Ctx::ephemeral_error`); a learner forwards it
     /// all the same and answers EphemeralOnLocalSession when the leader's
-    /// txn fails (`Some(Some(error))` for a single create; a multi gets the
-    /// leader's results).
+    /// txn fails (for a single create; a multi gets the leader's results).
     pub(crate) fn local_session_request(
         &mut self,
         conn: ConnId,
@@ -65,26 +72,28 @@ impl Core {
         xid: i32,
         req: &Request,
         received: Instant,
-    ) -> Option<Option<ZkError>> {
+    ) -> LocalOutcome {
         if !self.sessions.is_local(session_id) {
-            return Some(None);
+            return LocalOutcome::Continue(None);
         }
         if matches!(req, Request::CloseSession) {
             self.sessions.remove(session_id);
             tracing::info!(conn, session = format_args!("0x{session_id:x}"), "local session closed by client");
             self.reply(conn, xid, Ok(Response::Empty), Some(received));
             self.send(conn, Outbound::Close);
-            return None;
+            return LocalOutcome::Answered;
         }
         if !creates_ephemeral(req) {
-            return Some(None);
+            return LocalOutcome::Continue(None);
         }
         if self.config.local_sessions_upgrading {
             self.upgrade_session(session_id);
-            return Some(None);
+            return LocalOutcome::Continue(None);
         }
         let single = matches!(req, Request::Create { .. });
-        Some((single && matches!(self.role, Role::Following(_))).then_some(ZkError::EphemeralOnLocalSession))
+        LocalOutcome::Continue(
+            (single && matches!(self.role, Role::Following(_))).then_some(ZkError::EphemeralOnLocalSession),
+        )
     }
 
     /// Make a local session global: a createSession txn for its id, on the
