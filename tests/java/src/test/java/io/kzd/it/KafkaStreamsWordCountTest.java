@@ -69,8 +69,7 @@ class KafkaStreamsWordCountTest {
 
     @BeforeAll
     void startCluster() {
-        cluster = KafkaCluster.start(3, "num.partitions=3\ndefault.replication.factor=3\n"
-                + "offsets.topic.replication.factor=3\noffsets.topic.num.partitions=6\n");
+        cluster = KafkaCluster.startReplicated();
     }
 
     @AfterAll

@@ -66,6 +66,12 @@ public final class KafkaCluster implements AutoCloseable {
         }
     }
 
+    /** Three kafkad brokers where every topic, the offsets topic included, has three replicas. */
+    public static KafkaCluster startReplicated() {
+        return start(3, "num.partitions=3\ndefault.replication.factor=3\n"
+                + "offsets.topic.replication.factor=3\noffsets.topic.num.partitions=6\n");
+    }
+
     /** n kafkad brokers on a fresh standalone zookeeperd; returns once every broker is in the cluster metadata. */
     public static KafkaCluster start(int n, String extraProps) {
         return start(ZkEnsemble.startStandalone(), n, extraProps, (id, dir, cfg) -> new Daemon("kafkad broker " + id,
