@@ -43,6 +43,9 @@ pub struct ZkConfig {
     pub admin_address: IpAddr,
     pub admin_port: u16,
     pub servers: BTreeMap<u64, QuorumServer>,
+    /// Our own server line after a reconfig took us out of `servers`: we
+    /// still elect (as a non-voter) from its addresses.
+    pub own_line_removed: Option<QuorumServer>,
     /// `dynamicConfigFile`: where the server lines came from, if not zoo.cfg.
     pub dynamic_config_file: Option<PathBuf>,
     /// The membership's version: the hex suffix of the dynamic file's name
@@ -64,6 +67,8 @@ pub struct ZkConfig {
     /// standaloneEnabled (default true): with it off, even one server line
     /// makes an ensemble (of one), as Apache's QuorumPeerMain runs it.
     pub standalone_enabled: bool,
+    /// reconfigEnabled: the reconfig request is served (leaders only).
+    pub reconfig_enabled: bool,
     pub local_sessions_upgrading: bool,
     pub super_digest: Option<String>,
     pub force_sync: bool,
@@ -256,6 +261,7 @@ impl ZkConfig {
             admin_address,
             admin_port: Self::num(map, "admin.serverPort", 8080)?,
             servers,
+            own_line_removed: None,
             dynamic_config_file,
             config_version,
             my_id,
@@ -269,6 +275,7 @@ impl ZkConfig {
             },
             local_sessions: Self::flag(map, "localSessionsEnabled", false)?,
             standalone_enabled: Self::flag(map, "standaloneEnabled", true)?,
+            reconfig_enabled: Self::flag(map, "reconfigEnabled", false)?,
             local_sessions_upgrading: Self::flag(map, "localSessionsUpgradingEnabled", false)?,
             super_digest: Self::key(map, "DigestAuthenticationProvider.superDigest").map(|(v, _)| v.trim().to_string()),
             force_sync: Self::flag(map, "forceSync", true)?,
@@ -306,7 +313,7 @@ fn dynamic_members(map: &ConfigMap, path: &Path) -> Result<(ConfigMap, i64), Con
 }
 
 /// `host:2888:3888[:participant|observer][;[addr:]2181]`
-fn parse_server(id: u64, v: &str) -> Option<QuorumServer> {
+pub(crate) fn parse_server(id: u64, v: &str) -> Option<QuorumServer> {
     let (addr, client) = match v.split_once(';') {
         Some((a, c)) => (a.trim(), Some(c.trim())),
         None => (v.trim(), None),

@@ -49,6 +49,12 @@ pub enum Txn {
     Multi(Vec<Txn>),
     /// A failed write: still ordered and logged, changes nothing.
     Error(i32),
+    /// A new membership (`QuorumMaj.toString()` bytes, version = this
+    /// txn's zxid): Apache logs it as a `SetDataTxn` of /zookeeper/config
+    /// with version -1 under op code reconfig.
+    Reconfig {
+        data: Vec<u8>,
+    },
 }
 
 /// One logged transaction with its header.
@@ -72,6 +78,7 @@ const T_SET_ACL: i32 = 7;
 const T_CHECK: i32 = 13;
 const T_MULTI: i32 = 14;
 const T_ERROR: i32 = -1;
+const T_RECONFIG: i32 = 16;
 
 impl Txn {
     pub fn encode(&self, w: &mut BytesMut) {
@@ -121,6 +128,10 @@ impl Txn {
                 write_int(w, T_ERROR);
                 write_int(w, *code);
             }
+            Txn::Reconfig { data } => {
+                write_int(w, T_RECONFIG);
+                write_buffer(w, Some(data));
+            }
         }
     }
 
@@ -147,6 +158,7 @@ impl Txn {
                 Txn::Multi(txns)
             }
             T_ERROR => Txn::Error(r.read_int()?),
+            T_RECONFIG => Txn::Reconfig { data: r.read_buffer()?.unwrap_or_default() },
             other => return Err(DecodeError::UnknownOpcode(other)),
         })
     }

@@ -106,7 +106,19 @@ fn request() -> impl Strategy<Value = Request> {
         (path(), 0..2i32).prop_map(|(path, mode)| Request::AddWatch { path, mode }),
         Just(Request::WhoAmI),
         Just(Request::CloseSession),
+        (opt_text(), opt_text(), opt_text(), any::<i64>()).prop_map(
+            |(joining, leaving, new_members, cur_config_id)| Request::Reconfig {
+                joining,
+                leaving,
+                new_members,
+                cur_config_id
+            }
+        ),
     ]
+}
+
+fn opt_text() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of("[a-z0-9.=:;,\n]{0,40}")
 }
 
 fn txn_leaf() -> impl Strategy<Value = Txn> {
@@ -130,8 +142,13 @@ fn txn_leaf() -> impl Strategy<Value = Txn> {
     ]
 }
 
+/// Top-level only: a reconfig never sits inside a multi.
+fn txn_top() -> impl Strategy<Value = Txn> {
+    proptest::collection::vec(any::<u8>(), 0..64).prop_map(|data| Txn::Reconfig { data })
+}
+
 fn txn() -> impl Strategy<Value = Txn> {
-    prop_oneof![txn_leaf(), proptest::collection::vec(txn_leaf(), 0..4).prop_map(Txn::Multi)]
+    prop_oneof![txn_leaf(), txn_top(), proptest::collection::vec(txn_leaf(), 0..4).prop_map(Txn::Multi)]
 }
 
 proptest! {

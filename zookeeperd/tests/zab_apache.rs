@@ -133,6 +133,9 @@ fn a_follower_speaking_our_codec_joins_an_apache_ensemble() {
                 Action::StartServing => serving = true,
                 Action::Ping(ping) => peer.send(&QuorumPacket { data: Some(touches_to_bytes(&[])), ..ping }),
                 Action::Revalidated { .. } | Action::Synced => panic!("nothing was asked of the leader"),
+                // NEWLEADER's membership: the one we were configured with.
+                Action::LeaderConfig(_) => {}
+                Action::Activate { .. } => panic!("nobody reconfigured the ensemble"),
             }
         }
         let probe = logged.iter().find(|(_, txn)| txn.windows(10).any(|w| w == b"/zab-probe")).map(|(z, _)| *z);

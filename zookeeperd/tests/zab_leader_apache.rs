@@ -227,12 +227,12 @@ fn lead(
             let entry =
                 TxnEntry { zxid: leader.next_zxid(), time: now_ms(), session_id: r.session_id, cxid: r.cxid, txn };
             let bytes = TxnRecord::from_entry(&entry).and_then(|x| x.encode()).map_err(|e| e.to_string())?;
-            let (_, out) = leader.propose(bytes.to_vec()).ok_or("not serving")?;
+            let (_, out) = leader.propose(bytes.to_vec(), None).ok_or("not serving")?;
             actions.extend(out);
         }
         if leader.serving() && proposed.lock().map_err(|e| e.to_string())?.is_none() {
             let zxid = leader.next_zxid();
-            let (z, out) = leader.propose(create_txn(zxid, "/from-zookeeperd", b"hello")).ok_or("not serving")?;
+            let (z, out) = leader.propose(create_txn(zxid, "/from-zookeeperd", b"hello"), None).ok_or("not serving")?;
             *proposed.lock().map_err(|e| e.to_string())? = Some(z);
             actions.extend(out);
             continue;

@@ -127,7 +127,14 @@ pub enum Request {
     Malformed {
         opcode: i32,
     },
-    Reconfig,
+    /// `ReconfigRequest`: incremental (`joining`/`leaving`, comma-separated)
+    /// or a whole `new_members` list; `cur_config_id` -1 for any version.
+    Reconfig {
+        joining: Option<String>,
+        leaving: Option<String>,
+        new_members: Option<String>,
+        cur_config_id: i64,
+    },
     CheckWatches {
         path: String,
         watch_type: i32,
@@ -178,9 +185,11 @@ impl Request {
                         | op::MULTI
                         | op::CHECK
                         | op::DELETE_CONTAINER
+                        | op::RECONFIG
                 }
                 | Request::DeleteContainer { .. }
                 | Request::CloseSession
+                | Request::Reconfig { .. }
         )
     }
 }
@@ -277,7 +286,12 @@ pub fn decode_body(opcode: i32, r: &mut Reader) -> Result<Request, DecodeError> 
                 None => Request::Malformed { opcode: header.opcode },
             }
         }
-        op::RECONFIG => Request::Reconfig,
+        op::RECONFIG => Request::Reconfig {
+            joining: r.read_opt_string()?,
+            leaving: r.read_opt_string()?,
+            new_members: r.read_opt_string()?,
+            cur_config_id: r.read_long()?,
+        },
         op::CHECK_WATCHES | op::REMOVE_WATCHES => Request::CheckWatches {
             path: r.read_string()?,
             watch_type: r.read_int()?,
@@ -404,7 +418,7 @@ mod encode {
                 Request::Multi { read_only: false, .. } => op::MULTI,
                 Request::Multi { read_only: true, .. } => op::MULTI_READ,
                 Request::Malformed { opcode } => *opcode,
-                Request::Reconfig => op::RECONFIG,
+                Request::Reconfig { .. } => op::RECONFIG,
                 Request::CheckWatches { remove: false, .. } => op::CHECK_WATCHES,
                 Request::CheckWatches { remove: true, .. } => op::REMOVE_WATCHES,
                 Request::DeleteContainer { .. } => op::DELETE_CONTAINER,
@@ -483,12 +497,14 @@ mod encode {
                     write_string(w, path);
                     write_int(w, *mode);
                 }
-                Request::Ping
-                | Request::Reconfig
-                | Request::Sasl
-                | Request::WhoAmI
-                | Request::CloseSession
-                | Request::Malformed { .. } => {}
+                Request::Reconfig { joining, leaving, new_members, cur_config_id } => {
+                    for s in [joining, leaving, new_members] {
+                        write_buffer(w, s.as_deref().map(str::as_bytes));
+                    }
+                    write_long(w, *cur_config_id);
+                }
+                Request::Ping | Request::Sasl | Request::WhoAmI | Request::CloseSession | Request::Malformed { .. } => {
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod create;
 pub mod data;
 pub mod multi;
 pub mod node_acl;
+pub mod reconfig;
 pub mod session;
 pub mod view;
 pub mod watches;
@@ -30,6 +31,10 @@ pub struct Settings {
     pub extended_types: bool,
     /// zookeeper.DigestAuthenticationProvider.superDigest.
     pub super_digest: Option<String>,
+    /// reconfigEnabled.
+    pub reconfig_enabled: bool,
+    /// standaloneEnabled: a reconfig must then leave two voters.
+    pub standalone_enabled: bool,
 }
 
 /// What a handler sees of the server and of the calling connection.
@@ -46,6 +51,9 @@ pub struct Ctx<'a> {
     /// session's (EphemeralOnLocalSession), or one the leader does not
     /// hold as global (SessionExpired), as PrepRequestProcessor checks.
     pub ephemeral_error: Option<ZkError>,
+    /// The leader's view of the ensemble, for a reconfig (`None`:
+    /// standalone, or not a reconfig).
+    pub quorum: Option<&'a reconfig::QuorumView>,
 }
 
 /// How the reply to a logged write is built once it is applied.
@@ -58,6 +66,7 @@ pub enum ReplyKind {
     SetData,
     SetAcl,
     Check,
+    Reconfig,
     /// The opcode of each sub-op, to type its result.
     Multi(Vec<i32>),
     CloseSession,
@@ -113,7 +122,15 @@ pub fn route(ctx: &mut Ctx, req: Request) -> Outcome {
         Request::Auth { scheme, auth, .. } => session::auth(ctx, &scheme, &auth),
         Request::WhoAmI => session::who_am_i(ctx),
         Request::CloseSession => Outcome::Write(Txn::CloseSession { paths: None }, ReplyKind::CloseSession),
-        Request::Reconfig => Outcome::Reply(Err(ZkError::ReconfigDisabled)),
+        Request::Reconfig { joining, leaving, new_members, cur_config_id } => {
+            let r = reconfig::ReconfigRequest {
+                joining: joining.as_deref(),
+                leaving: leaving.as_deref(),
+                new_members: new_members.as_deref(),
+                cur_config_id,
+            };
+            reconfig::reconfig(ctx, r)
+        }
         Request::Sasl => Outcome::ReplyAndClose(ZkError::Unimplemented),
     }
 }
@@ -128,6 +145,7 @@ pub fn reply_kind(req: &Request) -> ReplyKind {
         Request::SetAcl { .. } => ReplyKind::SetAcl,
         Request::Multi { ops, .. } => ReplyKind::Multi(ops.iter().map(multi::opcode_of).collect()),
         Request::CloseSession => ReplyKind::CloseSession,
+        Request::Reconfig { .. } => ReplyKind::Reconfig,
         _ => ReplyKind::Check,
     }
 }
@@ -149,6 +167,7 @@ pub fn build_reply(kind: &ReplyKind, applied: Result<Applied, ZkError>) -> Resul
         (ReplyKind::Delete, Applied::Deleted) => Ok(Response::Empty),
         (ReplyKind::SetData, Applied::SetData { stat }) => Ok(Response::Stat(stat)),
         (ReplyKind::SetAcl, Applied::SetAcl { stat }) => Ok(Response::Stat(stat)),
+        (ReplyKind::Reconfig, Applied::Reconfig { data, stat }) => Ok(Response::Data(Some(data), stat)),
         (ReplyKind::Check, Applied::Checked) => Ok(Response::Empty),
         (ReplyKind::CloseSession, Applied::SessionClosed) => Ok(Response::Empty),
         (ReplyKind::Multi(opcodes), Applied::Multi(results)) => Ok(Response::Multi(multi::results(results, opcodes))),

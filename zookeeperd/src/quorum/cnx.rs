@@ -7,6 +7,9 @@
 //! again on every new connection to that peer (Apache's queue of one and
 //! `lastMessageSent`): an election needs the peer to hear our latest vote,
 //! not the history. A `watch` channel per peer is exactly that.
+//!
+//! A server outside our membership (one about to be added by a reconfig)
+//! may connect too: it gets a slot, so the election can answer it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,9 +40,9 @@ type Live = (u64, Vec<JoinHandle<()>>);
 struct Shared {
     my_sid: Sid,
     my_addr: SocketAddr,
-    peers: HashMap<Sid, SocketAddr>,
+    peers: Mutex<HashMap<Sid, SocketAddr>>,
     /// The newest frame for each peer.
-    outbox: HashMap<Sid, watch::Sender<Option<Vec<u8>>>>,
+    outbox: Mutex<HashMap<Sid, watch::Sender<Option<Vec<u8>>>>>,
     live: Mutex<HashMap<Sid, Live>>,
     next_conn: Mutex<u64>,
     inbound: mpsc::UnboundedSender<Inbound>,
@@ -78,8 +81,8 @@ impl ElectionCnx {
         let shared = Arc::new(Shared {
             my_sid,
             my_addr,
-            peers,
-            outbox,
+            peers: Mutex::new(peers),
+            outbox: Mutex::new(outbox),
             live: Mutex::new(HashMap::new()),
             next_conn: Mutex::new(0),
             inbound,
@@ -115,11 +118,14 @@ impl ElectionCnx {
     /// Queue `n` for `to`, replacing anything not yet sent, and connect if
     /// there is no connection (as Apache's toSend / connectOne).
     pub fn send(&self, to: Sid, n: &Notification) {
-        let Some(slot) = self.shared.outbox.get(&to) else {
-            tracing::debug!(to, "notification for an unknown server dropped");
-            return;
+        let frame = Some(encode_frame(&n.encode()));
+        let known = match self.shared.outbox.lock() {
+            Ok(outbox) => outbox.get(&to).map(|slot| slot.send_replace(frame)).is_some(),
+            Err(_) => false,
         };
-        slot.send_replace(Some(encode_frame(&n.encode())));
+        if !known {
+            return tracing::debug!(to, "notification for an unknown server dropped");
+        }
         if !self.shared.is_connected(to) {
             tokio::spawn(dial(self.shared.clone(), to));
         }
@@ -131,6 +137,25 @@ impl Shared {
         self.live.lock().map(|l| l.get(&sid).is_some_and(|(_, t)| t.iter().all(|h| !h.is_finished()))).unwrap_or(false)
     }
 
+    /// A server outside our configuration connected: remember where it
+    /// listens (from its initial message) and give it a slot. False if it
+    /// is unknown and names no usable address.
+    fn learn(&self, sid: Sid, addresses: &[ElectionAddr]) -> bool {
+        let Ok(mut outbox) = self.outbox.lock() else { return false };
+        if outbox.contains_key(&sid) {
+            return true;
+        }
+        let Some(addr) = addresses.iter().find_map(|a| super::peer::resolve(&a.host, a.port).ok()) else {
+            return false;
+        };
+        tracing::info!(sid, %addr, "election connection from a server outside the configuration");
+        if let Ok(mut peers) = self.peers.lock() {
+            peers.insert(sid, addr);
+        }
+        outbox.insert(sid, watch::channel(None).0);
+        true
+    }
+
     fn initial_message(&self) -> Option<Vec<u8>> {
         let addr = ElectionAddr { host: self.my_addr.ip().to_string(), port: self.my_addr.port() };
         let msg =
@@ -140,7 +165,9 @@ impl Shared {
 
     /// Run `sock` as the connection to `sid`, replacing any older one.
     fn adopt(self: &Arc<Self>, sid: Sid, sock: TcpStream, early: Vec<u8>) {
-        let Some(slot) = self.outbox.get(&sid) else { return };
+        let Some(rx) = self.outbox.lock().ok().and_then(|o| o.get(&sid).map(watch::Sender::subscribe)) else {
+            return;
+        };
         let id = match self.next_conn.lock() {
             Ok(mut n) => {
                 *n += 1;
@@ -150,7 +177,7 @@ impl Shared {
         };
         let (rd, wr) = sock.into_split();
         let reader = tokio::spawn(read_frames(self.clone(), sid, rd, early));
-        let writer = tokio::spawn(write_frames(slot.subscribe(), wr));
+        let writer = tokio::spawn(write_frames(rx, wr));
         if let Ok(mut live) = self.live.lock() {
             if let Some((_, old)) = live.insert(sid, (id, vec![reader, writer])) {
                 old.iter().for_each(JoinHandle::abort);
@@ -163,7 +190,7 @@ impl Shared {
 /// We dial `sid`: initial message first; with the smaller sid we then
 /// close and wait for the peer to dial us.
 async fn dial(shared: Arc<Shared>, sid: Sid) {
-    let Some(addr) = shared.peers.get(&sid).copied() else { return };
+    let Some(addr) = shared.peers.lock().ok().and_then(|p| p.get(&sid).copied()) else { return };
     let Some(hello) = shared.initial_message() else { return };
     let attempt = async {
         let mut sock = TcpStream::connect(addr).await?;
@@ -209,8 +236,8 @@ async fn accepted(shared: Arc<Shared>, mut sock: TcpStream) {
     // message (Apache's SendWorker starts at once): keep those bytes.
     let early = buf.split_off(used);
     let sid = msg.sid;
-    if !shared.outbox.contains_key(&sid) {
-        return tracing::warn!(sid, "election connection from a server not in the configuration");
+    if !shared.learn(sid, &msg.addresses) {
+        return tracing::warn!(sid, "election connection from an unknown server without an address");
     }
     match connection_decision(shared.my_sid, sid, false) {
         ConnectionDecision::Keep => shared.adopt(sid, sock, early),

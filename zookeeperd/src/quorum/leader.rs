@@ -89,6 +89,12 @@ pub enum Action {
         session: i64,
         timeout: i32,
     },
+    /// The reconfig `zxid` committed: its membership is now ours, and
+    /// `designated` leads it (if not us, we step down next).
+    Activate {
+        zxid: i64,
+        designated: Sid,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +133,10 @@ pub struct Leader {
     serving: bool,
     learners: BTreeMap<ConnId, LearnerConn>,
     next_counter: i64,
-    outstanding: BTreeMap<i64, (Vec<u8>, BTreeSet<Sid>)>,
+    outstanding: BTreeMap<i64, Proposal>,
+    /// A reconfig proposed and not yet committed: its zxid and voters.
+    /// Every proposal from it on needs a quorum of both memberships.
+    next_voters: Option<(i64, BTreeSet<Sid>)>,
     history: VecDeque<(i64, Vec<u8>)>,
     /// The history holds every txn after this zxid (when known): a learner
     /// that has exactly it takes a DIFF of the whole history, as Apache's
@@ -152,6 +161,7 @@ impl Leader {
             learners: BTreeMap::new(),
             next_counter: 1,
             outstanding: BTreeMap::new(),
+            next_voters: None,
             history,
             history_base,
             last_committed: cfg.last_zxid,
@@ -173,7 +183,7 @@ impl Leader {
     /// has them too). Leaves both empty.
     pub fn take_history(&mut self) -> VecDeque<(i64, Vec<u8>)> {
         let mut out = std::mem::take(&mut self.history);
-        out.extend(std::mem::take(&mut self.outstanding).into_iter().map(|(z, (txn, _))| (z, txn)));
+        out.extend(std::mem::take(&mut self.outstanding).into_iter().map(|(z, p)| (z, p.txn)));
         while out.len() > COMMIT_LOG_COUNT {
             out.pop_front();
         }
@@ -197,7 +207,24 @@ impl Leader {
     }
 
     fn quorum(&self, set: &BTreeSet<Sid>) -> bool {
-        set.iter().filter(|s| self.cfg.voters.contains(s)).count() * 2 > self.cfg.voters.len()
+        quorum_of(&self.cfg.voters, set)
+    }
+
+    /// Us and the voting learners in sync (Apache's isQuorumSynced counts
+    /// these against a new membership).
+    pub fn synced(&self) -> BTreeSet<Sid> {
+        let learners = self.learners.values().filter(|l| l.stage == Stage::Forwarding && !l.observer);
+        learners.map(|l| l.sid).chain([self.cfg.sid]).collect()
+    }
+
+    /// NEWLEADER's membership from now on (a reconfig committed).
+    pub fn set_verifier(&mut self, verifier: Vec<u8>) {
+        self.cfg.verifier = Some(verifier);
+    }
+
+    /// A reconfig is proposed and not yet committed.
+    pub fn reconfig_pending(&self) -> bool {
+        self.next_voters.is_some()
     }
 
     fn new_leader_zxid(&self) -> i64 {
@@ -329,9 +356,10 @@ impl Leader {
         make_zxid(self.epoch, self.next_counter)
     }
 
-    /// Propose a txn (its bytes must carry `next_zxid()` in their header).
-    /// `None` unless we are serving.
-    pub fn propose(&mut self, txn: Vec<u8>) -> Option<(i64, Vec<Action>)> {
+    /// Propose a txn (its bytes must carry `next_zxid()` in their header);
+    /// a reconfig names its membership's voters. `None` unless we are
+    /// serving.
+    pub fn propose(&mut self, txn: Vec<u8>, reconfig: Option<BTreeSet<Sid>>) -> Option<(i64, Vec<Action>)> {
         if !self.serving {
             return None;
         }
@@ -344,7 +372,11 @@ impl Leader {
                 out.push(Action::Send { to: *conn, packet });
             }
         }
-        self.outstanding.insert(zxid, (txn, BTreeSet::new()));
+        if let Some(voters) = reconfig {
+            self.next_voters = Some((zxid, voters));
+        }
+        let also = self.next_voters.as_ref().map(|(_, v)| v.clone());
+        self.outstanding.insert(zxid, Proposal { txn, acks: BTreeSet::new(), also });
         Some((zxid, out))
     }
 
@@ -447,8 +479,8 @@ impl Leader {
             // Proposals still in flight follow the sync (startForwarding);
             // an observer hears of them when they commit.
             if !self.learners[&conn].observer {
-                for (z, (txn, _)) in &self.outstanding {
-                    out.push(send(conn, PacketType::Proposal, *z, Some(txn.clone())));
+                for (z, p) in &self.outstanding {
+                    out.push(send(conn, PacketType::Proposal, *z, Some(p.txn.clone())));
                 }
             }
             out.push(Action::Send { to: conn, packet: newleader.clone() });
@@ -475,30 +507,65 @@ impl Leader {
         }
     }
 
+    /// Who leads a new membership (Apache's getDesignatedLeader): we, if we
+    /// vote in it, else a voter of it that logged the reconfig.
+    fn designated(&self, voters: &BTreeSet<Sid>, acks: &BTreeSet<Sid>) -> Sid {
+        if voters.contains(&self.cfg.sid) {
+            return self.cfg.sid;
+        }
+        acks.iter().copied().find(|s| voters.contains(s) && *s != self.cfg.sid).unwrap_or(self.cfg.sid)
+    }
+
     /// An ack of `zxid` from `sid`; commit what a quorum has, in order.
     fn ack(&mut self, sid: Sid, zxid: i64, out: &mut Vec<Action>) {
         // Acks of an epoch's start (NEWLEADER, UPTODATE) carry counter 0.
         if zxid & 0xffff_ffff == 0 {
             return;
         }
-        if let Some((_, acks)) = self.outstanding.get_mut(&zxid) {
-            acks.insert(sid);
+        if let Some(p) = self.outstanding.get_mut(&zxid) {
+            p.acks.insert(sid);
         }
-        while let Some((&z, (_, acks))) = self.outstanding.iter().next() {
-            if !self.quorum(acks) {
+        while let Some((&z, p)) = self.outstanding.iter().next() {
+            if !self.quorum(&p.acks) || p.also.as_ref().is_some_and(|v| !quorum_of(v, &p.acks)) {
                 break;
             }
-            let Some((txn, _)) = self.outstanding.remove(&z) else { break };
+            let Some(p) = self.outstanding.remove(&z) else { break };
+            let txn = p.txn;
+            let activate = match &self.next_voters {
+                Some((rz, voters)) if *rz == z => Some((voters.clone(), self.designated(voters, &p.acks))),
+                _ => None,
+            };
             // COMMIT (or INFORM) before our own Commit: what the driver
             // sends on it (a learner's SYNC answer) must follow the COMMIT.
+            // A reconfig's names the leader of the new membership.
             for (conn, l) in &self.learners {
-                if forwards(l.stage) && l.observer {
-                    out.push(send(*conn, PacketType::Inform, z, Some(txn.clone())));
-                } else if forwards(l.stage) {
-                    out.push(send(*conn, PacketType::Commit, z, None));
+                if !forwards(l.stage) {
+                    continue;
                 }
+                out.push(match (&activate, l.observer) {
+                    (None, true) => send(*conn, PacketType::Inform, z, Some(txn.clone())),
+                    (None, false) => send(*conn, PacketType::Commit, z, None),
+                    (Some((_, d)), true) => {
+                        let mut data = d.to_be_bytes().to_vec();
+                        data.extend_from_slice(&txn);
+                        send(*conn, PacketType::InformAndActivate, z, Some(data))
+                    }
+                    (Some((_, d)), false) => {
+                        send(*conn, PacketType::CommitAndActivate, z, Some(d.to_be_bytes().to_vec()))
+                    }
+                });
             }
             out.push(Action::Commit { zxid: z });
+            if let Some((voters, designated)) = activate {
+                self.cfg.voters = voters;
+                self.next_voters = None;
+                out.push(Action::Activate { zxid: z, designated });
+                if designated != self.cfg.sid {
+                    out.push(Action::StepDown(format!(
+                        "reconfig {z:#x}: server {designated} leads the new membership"
+                    )));
+                }
+            }
             self.last_committed = z;
             self.history.push_back((z, txn));
             while self.history.len() > COMMIT_LOG_COUNT {
@@ -511,6 +578,20 @@ impl Leader {
             self.sync_waiting(out);
         }
     }
+}
+
+/// Whether `acks` hold a majority of `voters`.
+fn quorum_of(voters: &BTreeSet<Sid>, acks: &BTreeSet<Sid>) -> bool {
+    acks.iter().filter(|s| voters.contains(s)).count() * 2 > voters.len()
+}
+
+/// A proposal in flight: its txn, who logged it, and the second
+/// membership it needs a quorum of while a reconfig is in flight.
+#[derive(Debug)]
+struct Proposal {
+    txn: Vec<u8>,
+    acks: BTreeSet<Sid>,
+    also: Option<BTreeSet<Sid>>,
 }
 
 /// Learners get proposals and commits once their sync is queued.

@@ -45,6 +45,8 @@ struct Member {
     serving: bool,
     snapshot_from: Option<i64>,
     truncated_to: Option<i64>,
+    /// (zxid, designated leader) of each COMMITANDACTIVATE.
+    activated: Vec<(i64, i64)>,
 }
 
 struct Net {
@@ -54,6 +56,7 @@ struct Net {
     serving: bool,
     closed: Vec<(ConnId, String)>,
     stepped_down: Option<String>,
+    activated: Vec<(i64, i64)>,
 }
 
 impl Net {
@@ -67,6 +70,7 @@ impl Net {
             serving: false,
             closed: Vec::new(),
             stepped_down: None,
+            activated: Vec::new(),
         };
         net.leader_actions(start);
         for (i, (sid, last)) in members.iter().enumerate() {
@@ -91,6 +95,7 @@ impl Net {
             serving: false,
             snapshot_from: None,
             truncated_to: None,
+            activated: Vec::new(),
         });
         self.member_actions(conn, hello);
     }
@@ -125,6 +130,7 @@ impl Net {
                 L::StartServing => self.serving = true,
                 L::Close { conn, reason } => self.closed.push((conn, reason)),
                 L::StepDown(why) => self.stepped_down = Some(why),
+                L::Activate { zxid, designated } => self.activated.push((zxid, designated)),
                 L::Log { zxid, .. } => {
                     let out = self.leader.logged(zxid);
                     self.leader_actions(out);
@@ -145,6 +151,7 @@ impl Net {
                 F::Log { zxid, .. } => self.member(conn).logged.push(zxid),
                 F::Apply { zxid, .. } | F::Commit { zxid } => self.member(conn).applied.push(zxid),
                 F::StartServing => self.member(conn).serving = true,
+                F::Activate { zxid, designated } => self.member(conn).activated.push((zxid, designated)),
                 F::Truncate { zxid } => self.member(conn).truncated_to = Some(zxid),
                 F::SetAcceptedEpoch(_) | F::SetCurrentEpoch(_) | F::TakeSnapshot => {}
                 other => panic!("unexpected learner action {other:?}"),
@@ -153,7 +160,7 @@ impl Net {
     }
 
     fn propose(&mut self, txn: &[u8]) -> i64 {
-        let (zxid, actions) = self.leader.propose(txn.to_vec()).expect("serving");
+        let (zxid, actions) = self.leader.propose(txn.to_vec(), None).expect("serving");
         self.leader_actions(actions);
         zxid
     }
@@ -192,7 +199,7 @@ fn no_epoch_until_a_quorum_connects_and_no_service_until_it_syncs() {
         }
     );
     assert!(!leader.serving());
-    assert_eq!(leader.propose(b"x".to_vec()), None);
+    assert_eq!(leader.propose(b"x".to_vec(), None), None);
     // initLimit passes without the sync finishing: step down.
     assert!(leader.on_tick(1001).iter().any(|a| matches!(a, L::StepDown(_))));
 }
@@ -228,8 +235,8 @@ fn a_learner_ahead_of_the_leader_is_refused() {
 fn commits_wait_for_a_quorum_and_keep_zxid_order() {
     let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0), (2, 0)]);
     // Acks are handed in by hand: propose without delivering to members.
-    let (z1, _) = net.leader.propose(b"a".to_vec()).expect("serving");
-    let (z2, _) = net.leader.propose(b"b".to_vec()).expect("serving");
+    let (z1, _) = net.leader.propose(b"a".to_vec(), None).expect("serving");
+    let (z2, _) = net.leader.propose(b"b".to_vec(), None).expect("serving");
     // Our own log is durable for both: our acks, no quorum yet.
     assert_eq!(net.leader.logged(z2), vec![]);
     // Member 2 acks z2 first: nothing commits before z1.
@@ -281,7 +288,7 @@ fn the_history_handed_back_holds_commits_then_proposals_in_flight() {
     let mut net = Net::new(leader_cfg(0, vec![]), &[(1, 0), (2, 0)]);
     let committed = net.propose(b"a");
     // Proposed and logged by us, but no learner hears of it.
-    let (in_flight, _) = net.leader.propose(b"b".to_vec()).expect("serving");
+    let (in_flight, _) = net.leader.propose(b"b".to_vec(), None).expect("serving");
     let h: Vec<i64> = net.leader.take_history().into_iter().map(|(z, _)| z).collect();
     assert_eq!(h, vec![committed, in_flight]);
     assert!(net.leader.take_history().is_empty(), "taken");
@@ -308,4 +315,49 @@ fn a_learner_at_the_start_of_our_history_gets_all_of_it_as_a_diff() {
     net.join(10, 3, 0);
     let later = net.members.last().expect("later");
     assert!(later.snapshot_from.is_some(), "history trimmed: SNAP");
+}
+
+/// A reconfig commits only with a quorum of the old and of the new
+/// membership (Apache's Proposal.hasAllQuorums), and so does every
+/// proposal behind it; its commit is COMMITANDACTIVATE naming who leads.
+#[test]
+fn a_reconfig_needs_both_quorums_and_activates_on_every_learner() {
+    let last = make_zxid(1, 3);
+    // 1 and 2 vote; 4 follows without a vote, as a server about to join.
+    let mut net = Net::new(leader_cfg(last, vec![]), &[(1, last), (2, last), (4, last)]);
+    assert!(net.serving);
+    let zxid = net.leader.next_zxid();
+    let (z, actions) = net.leader.propose(b"cfg".to_vec(), Some(BTreeSet::from([2, 3, 4]))).expect("serving");
+    assert!(net.leader.reconfig_pending());
+    net.leader_actions(actions);
+    assert_eq!((z, net.committed.clone()), (zxid, vec![zxid]));
+    assert_eq!(net.activated, vec![(zxid, 3)]);
+    assert!(!net.leader.reconfig_pending() && net.stepped_down.is_none());
+    for m in &net.members {
+        assert_eq!(m.activated, vec![(zxid, 3)], "member {}", m.conn);
+        assert_eq!(m.applied, vec![zxid], "member {}", m.conn);
+    }
+    // Now 1 no longer counts: 3 and 4 are a quorum of {2, 3, 4}.
+    assert_eq!(net.leader.synced(), BTreeSet::from([1, 2, 3, 4]));
+
+    // A membership whose voters (5, 6) never logged it does not commit,
+    // though the old quorum did, nor does anything proposed after it.
+    let mut net = Net::new(leader_cfg(last, vec![]), &[(1, last), (2, last)]);
+    let (_, actions) = net.leader.propose(b"cfg".to_vec(), Some(BTreeSet::from([3, 5, 6]))).expect("serving");
+    net.leader_actions(actions);
+    net.propose(b"after");
+    assert!(net.committed.is_empty() && net.activated.is_empty());
+}
+
+/// A membership without the leader: a voter of it that logged the
+/// reconfig is named to lead, and the leader steps down after the commit.
+#[test]
+fn a_reconfig_without_the_leader_names_another_and_steps_down() {
+    let last = make_zxid(1, 3);
+    let mut net = Net::new(leader_cfg(last, vec![]), &[(1, last), (2, last)]);
+    let (z, actions) = net.leader.propose(b"cfg".to_vec(), Some(BTreeSet::from([1, 2]))).expect("serving");
+    net.leader_actions(actions);
+    assert_eq!(net.activated, vec![(z, 1)]);
+    assert!(net.members.iter().all(|m| m.activated == vec![(z, 1)]));
+    assert!(net.stepped_down.as_deref().is_some_and(|w| w.contains("server 1 leads")), "{:?}", net.stepped_down);
 }

@@ -76,6 +76,15 @@ pub enum Action {
     },
     /// The leader's SYNC: the oldest pending client sync may complete.
     Synced,
+    /// The reconfig just committed is our membership now, led by
+    /// `designated` (COMMITANDACTIVATE / INFORMANDACTIVATE).
+    Activate {
+        zxid: i64,
+        designated: i64,
+    },
+    /// The leader's membership from NEWLEADER, to adopt if newer than ours
+    /// (Apache's processReconfig at UPTODATE).
+    LeaderConfig(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +97,18 @@ pub enum LearnerError {
     CommitWithoutProposal { zxid: i64 },
     #[error("the leader was silent for {0} ms")]
     LeaderSilent(u64),
+    #[error("malformed {0:?} from the leader")]
+    Malformed(PacketType),
+}
+
+fn read_long(b: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(b.get(..8)?.try_into().ok()?))
+}
+
+/// INFORMANDACTIVATE's data: the designated leader, then the txn.
+fn activation(qp: &QuorumPacket) -> Option<(i64, &[u8])> {
+    let data = qp.data.as_deref()?;
+    Some((read_long(data)?, &data[8..]))
 }
 
 #[derive(Debug)]
@@ -115,6 +136,8 @@ struct Sync {
     committed: VecDeque<i64>,
     /// Logged at NEWLEADER, acked after UPTODATE.
     to_ack: Vec<i64>,
+    /// NEWLEADER's membership.
+    leader_config: Option<Vec<u8>>,
 }
 
 pub struct Learner {
@@ -240,6 +263,16 @@ impl Learner {
     }
 
     fn syncing(&mut self, mut sync: Sync, qp: QuorumPacket, out: &mut Vec<Action>) -> Result<(), LearnerError> {
+        // While syncing, a reconfig's commit is a commit: the leader's
+        // membership comes with NEWLEADER and is adopted at UPTODATE.
+        let qp = match qp.kind {
+            PacketType::CommitAndActivate => QuorumPacket { kind: PacketType::Commit, data: None, ..qp },
+            PacketType::InformAndActivate => match activation(&qp) {
+                Some((_, txn)) => QuorumPacket { kind: PacketType::Inform, data: Some(txn.to_vec()), ..qp },
+                None => return Err(LearnerError::Unexpected { phase: "syncing", kind: qp.kind }),
+            },
+            _ => qp,
+        };
         if qp.kind == PacketType::Inform {
             // An observer's commit carries its txn: a proposal, then its commit.
             let commit = QuorumPacket::new(PacketType::Commit, qp.zxid, None);
@@ -301,6 +334,7 @@ impl Learner {
                 out.push(Action::TakeSnapshot);
             }
             sync.write_to_log = true;
+            sync.leader_config = qp.data.clone().filter(|d| d.len() > 1);
             for (zxid, txn) in sync.not_committed.drain(..) {
                 out.push(Action::Log { zxid, txn });
                 sync.to_ack.push(zxid);
@@ -310,6 +344,9 @@ impl Learner {
             out.push(Action::Send(QuorumPacket::new(PacketType::Ack, qp.zxid, None)));
             self.phase = Phase::Syncing(sync);
             return Ok(());
+        }
+        if let Some(config) = sync.leader_config.take() {
+            out.push(Action::LeaderConfig(config));
         }
         out.push(Action::Send(QuorumPacket::new(PacketType::Ack, make_zxid(sync.new_epoch, 0), None)));
         out.push(Action::StartServing);
@@ -345,6 +382,22 @@ impl Learner {
             }
             PacketType::Commit if qp.zxid <= self.covered => {}
             PacketType::Commit => out.push(Action::Commit { zxid: qp.zxid }),
+            PacketType::CommitAndActivate => {
+                let designated = qp.data.as_deref().and_then(read_long).ok_or(LearnerError::Malformed(qp.kind))?;
+                if qp.zxid > self.covered {
+                    out.push(Action::Commit { zxid: qp.zxid });
+                }
+                out.push(Action::Activate { zxid: qp.zxid, designated });
+            }
+            PacketType::InformAndActivate => {
+                let (designated, txn) = activation(&qp).ok_or(LearnerError::Malformed(qp.kind))?;
+                if qp.zxid > self.covered {
+                    self.queue(qp.zxid);
+                    out.push(Action::Log { zxid: qp.zxid, txn: txn.to_vec() });
+                    out.push(Action::Commit { zxid: qp.zxid });
+                }
+                out.push(Action::Activate { zxid: qp.zxid, designated });
+            }
             PacketType::Ping => out.push(Action::Ping(qp)),
             PacketType::Revalidate => out.push(Action::Revalidated { data: qp.data.unwrap_or_default() }),
             PacketType::Sync => out.push(Action::Synced),
@@ -378,6 +431,7 @@ impl Sync {
             not_committed: VecDeque::new(),
             committed: VecDeque::new(),
             to_ack: Vec::new(),
+            leader_config: None,
         }
     }
 }

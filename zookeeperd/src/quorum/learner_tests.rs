@@ -68,6 +68,8 @@ fn diff_sync_logs_at_newleader_and_acks_after_uptodate() {
     assert_eq!(
         l.on_packet(9, qp(PacketType::UpToDate, -1, None)),
         Ok(vec![
+            // NEWLEADER's membership is taken on (if newer) before serving.
+            Action::LeaderConfig(b"server.1=...".to_vec()),
             ack(make_zxid(2, 0)),
             Action::StartServing,
             ack(z(5)),
@@ -203,4 +205,35 @@ fn an_observer_registers_as_one_and_applies_informs_without_acking() {
         vec![Action::Log { zxid: make_zxid(2, 1), txn: b"txn".to_vec() }, Action::Commit { zxid: make_zxid(2, 1) }],
         "an INFORM is logged and applied, and not acked"
     );
+}
+
+/// A reconfig's commit while following: COMMITANDACTIVATE commits and
+/// names the new membership's leader; an observer's INFORMANDACTIVATE
+/// carries the txn after that leader's id. A short one is refused.
+#[test]
+fn commit_and_activate_names_the_designated_leader() {
+    let mut l = registered();
+    let z = make_zxid(1, 4);
+    l.on_packet(2, qp(PacketType::Diff, z, None)).unwrap();
+    l.on_packet(3, qp(PacketType::NewLeader, make_zxid(2, 0), None)).unwrap();
+    l.on_packet(4, qp(PacketType::UpToDate, -1, None)).unwrap();
+    assert!(l.in_broadcast());
+    let r = make_zxid(2, 1);
+    l.on_packet(5, qp(PacketType::Proposal, r, Some(b"cfg"))).unwrap();
+    assert_eq!(
+        l.on_packet(6, qp(PacketType::CommitAndActivate, r, Some(&3i64.to_be_bytes()))),
+        Ok(vec![Action::Commit { zxid: r }, Action::Activate { zxid: r, designated: 3 }])
+    );
+    let mut data = 2i64.to_be_bytes().to_vec();
+    data.extend_from_slice(b"cfg2");
+    let r2 = make_zxid(2, 2);
+    assert_eq!(
+        l.on_packet(7, qp(PacketType::InformAndActivate, r2, Some(&data))),
+        Ok(vec![
+            Action::Log { zxid: r2, txn: b"cfg2".to_vec() },
+            Action::Commit { zxid: r2 },
+            Action::Activate { zxid: r2, designated: 2 }
+        ])
+    );
+    assert!(l.on_packet(8, qp(PacketType::CommitAndActivate, r2, Some(b"x"))).is_err());
 }

@@ -24,6 +24,7 @@ pub mod election;
 pub mod epoch;
 pub mod leader;
 pub mod learner;
+pub mod membership;
 pub mod notification;
 pub mod packet;
 pub mod peer;

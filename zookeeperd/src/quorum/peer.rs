@@ -70,7 +70,7 @@ impl ElectionSetup {
     /// on our own line's host, as Apache does without quorumListenOnAllIPs.
     pub fn from_config(cfg: &ZkConfig, last_logged_zxid: i64, current_epoch: i64) -> Result<ElectionSetup, SetupError> {
         let me = cfg.my_id.ok_or(SetupError::NoMyId)?;
-        let mine = cfg.servers.get(&me).ok_or(SetupError::NotInConfig(me))?;
+        let mine = cfg.servers.get(&me).or(cfg.own_line_removed.as_ref()).ok_or(SetupError::NotInConfig(me))?;
         let mut peers = HashMap::new();
         for (id, q) in &cfg.servers {
             if *id != me {

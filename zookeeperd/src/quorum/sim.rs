@@ -293,6 +293,8 @@ impl Sim {
                         self.net.push_back(Msg::Snapshot { from: sid, to: f, conn: to, zxid, log });
                     }
                 }
+                // The simulated ensembles never reconfigure.
+                L::Activate { .. } => {}
                 L::SetAcceptedEpoch(e) => s.disk.accepted = e,
                 L::SetCurrentEpoch(e) => s.disk.current = e,
                 L::Log { zxid, txn } => {
@@ -351,6 +353,7 @@ impl Sim {
                 F::SetAcceptedEpoch(e) => s.disk.accepted = e,
                 F::SetCurrentEpoch(e) => s.disk.current = e,
                 F::ReadSnapshot { .. } => {} // the Snapshot message carries it
+                F::Activate { .. } | F::LeaderConfig(_) => {}
                 F::Truncate { zxid } => {
                     assert!(
                         s.disk.committed <= zxid,
@@ -480,7 +483,7 @@ impl Sim {
         self.writes += 1;
         let txn = format!("w{}", self.writes).into_bytes();
         let Some(Role::Leading(l)) = self.servers.get_mut(&sid).map(|s| &mut s.role) else { return };
-        if let Some((_, acts)) = l.propose(txn) {
+        if let Some((_, acts)) = l.propose(txn, None) {
             self.leader_actions(sid, acts);
         }
     }

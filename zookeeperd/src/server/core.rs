@@ -91,7 +91,12 @@ impl Core {
         for (id, timeout) in tree.sessions() {
             sessions.add(*id, *timeout, None, now);
         }
-        let settings = Settings { extended_types: config.extended_types, super_digest: config.super_digest.clone() };
+        let settings = Settings {
+            extended_types: config.extended_types,
+            super_digest: config.super_digest.clone(),
+            reconfig_enabled: config.reconfig_enabled,
+            standalone_enabled: config.standalone_enabled,
+        };
         let durable_zxid = tree.last_zxid();
         // Standalone ZooKeeper uses server id 1 in session ids.
         let server_id = config.my_id.unwrap_or(1);
@@ -378,7 +383,11 @@ impl Core {
         };
         digest.encode(&mut bytes);
         if matches!(self.role, Role::Leading(_)) {
-            self.propose(zxid, bytes.to_vec());
+            let reconfig = match &entry.txn {
+                Txn::Reconfig { data } => self.reconfig_proposed(data),
+                _ => None,
+            };
+            self.propose(zxid, bytes.to_vec(), reconfig);
         } else {
             let mut buf = BytesMut::with_capacity(bytes.len() + 16);
             crate::persist::apache::txnlog::frame_entry(&bytes, &mut buf);
@@ -495,6 +504,7 @@ impl Core {
     /// Answer a request here: a read, or (alone or leading) a write.
     pub(crate) fn route_request(&mut self, conn: ConnId, session_id: i64, xid: i32, req: Request, received: Instant) {
         let ephemeral_error = self.sessions.is_local(session_id).then_some(ZkError::EphemeralOnLocalSession);
+        let view = if matches!(req, Request::Reconfig { .. }) { self.reconfig_view() } else { None };
         let Some(info) = self.conns.get_mut(&conn) else { return };
         let mut auth = std::mem::take(&mut info.auth);
         let mut events = Vec::new();
@@ -508,6 +518,7 @@ impl Core {
                 settings: &self.settings,
                 events: &mut events,
                 ephemeral_error,
+                quorum: view.as_ref(),
             };
             ops::route(&mut ctx, req)
         };

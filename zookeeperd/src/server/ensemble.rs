@@ -73,6 +73,8 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
             .map(|(id, _)| *id as Sid)
             .collect::<BTreeSet<_>>(),
         verifier: verifier_string(&cfg.servers, cfg.config_version).into_bytes(),
+        membership: crate::quorum::membership::Membership { servers: cfg.servers.clone(), version: cfg.config_version },
+        last_seen: None,
         looking_since: Instant::now(),
         read_only: false,
     })
@@ -246,6 +248,7 @@ impl Core {
         if let Some(q) = self.quorum.as_mut() {
             q.gen += 1;
             q.read_only = false;
+            q.last_seen = None;
         }
         self.close_all_clients();
         let mut reload = false;

@@ -226,6 +226,16 @@ impl Core {
             }
             Action::Revalidated { data } => self.revalidated(&data),
             Action::Synced => self.synced(),
+            Action::Activate { zxid, designated } => {
+                if self.activate_committed(zxid, designated) {
+                    self.go_looking("changes proposed in reconfig");
+                }
+            }
+            Action::LeaderConfig(data) => {
+                if self.activate_text(&data) {
+                    self.go_looking("changes proposed in reconfig");
+                }
+            }
         }
     }
 

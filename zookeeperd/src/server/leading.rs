@@ -65,11 +65,16 @@ impl Core {
     }
 
     /// Propose a txn `commit` built (the tree takes it right after).
-    pub(crate) fn propose(&mut self, zxid: i64, bytes: Vec<u8>) {
+    pub(crate) fn propose(
+        &mut self,
+        zxid: i64,
+        bytes: Vec<u8>,
+        reconfig: Option<std::collections::BTreeSet<crate::quorum::Sid>>,
+    ) {
         let Role::Leading(l) = &mut self.role else { return };
         // The leader keeps its own history; the core takes it back when the
         // role ends (`go_looking`).
-        let Some((z, actions)) = l.leader.propose(bytes) else {
+        let Some((z, actions)) = l.leader.propose(bytes, reconfig) else {
             tracing::error!(zxid = format_args!("{zxid:#x}"), "proposal while not serving");
             return;
         };
@@ -174,6 +179,11 @@ impl Core {
                     self.batch.push(buf);
                 }
                 Action::Commit { zxid } => self.leader_committed(zxid),
+                Action::Activate { zxid, designated } => {
+                    // Our role stays ours unless another server leads the
+                    // new membership: the StepDown that follows says so.
+                    let _ = self.activate_committed(zxid, designated);
+                }
                 Action::StartServing => {
                     let epoch = self.quorum.as_ref().map_or(0, |q| q.current_epoch);
                     // As Apache's leader, the tree's last zxid is the new
@@ -268,6 +278,7 @@ impl Core {
             opcode => {
                 self.sessions.touch(r.session_id, now);
                 let req = decode_body(opcode, &mut Reader::new(&r.body)).unwrap_or(Request::Malformed { opcode });
+                let view = if matches!(req, Request::Reconfig { .. }) { self.reconfig_view() } else { None };
                 let mut auth = auth;
                 let mut events = Vec::new();
                 let mut watches = WatchManager::default();
@@ -283,6 +294,7 @@ impl Core {
                     // session holds no ephemerals.
                     ephemeral_error: (!self.tree.sessions().contains_key(&r.session_id))
                         .then_some(ZkError::SessionExpired),
+                    quorum: view.as_ref(),
                 };
                 match ops::route(&mut ctx, req) {
                     Outcome::Write(txn, kind) => (txn, Some(kind)),

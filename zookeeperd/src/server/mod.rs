@@ -11,6 +11,7 @@ mod local_session;
 pub mod outbound;
 mod quorum_io;
 mod read_only;
+mod reconfig;
 pub mod role;
 pub mod session;
 mod snapshotting;

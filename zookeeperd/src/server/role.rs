@@ -213,6 +213,12 @@ pub struct Quorum {
     pub voters: std::collections::BTreeSet<Sid>,
     /// NEWLEADER's data: our QuorumVerifier as Apache prints it.
     pub verifier: Vec<u8>,
+    /// The committed membership (what `peers`, `voters` and `verifier`
+    /// are made from).
+    pub membership: crate::quorum::membership::Membership,
+    /// A newer membership proposed and not yet committed (Apache's
+    /// lastSeenQuorumVerifier, when it differs).
+    pub last_seen: Option<crate::quorum::membership::Membership>,
     pub looking_since: Instant,
     /// Looking for longer than the grace period with readonlymode.enabled:
     /// serving read-only clients (Apache's ReadOnlyZooKeeperServer).

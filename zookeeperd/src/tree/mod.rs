@@ -104,10 +104,22 @@ pub type Trigger = (String, i32, Arc<[Acl]>);
 pub enum Applied {
     SessionCreated,
     SessionClosed,
-    Created { path: String, stat: Stat },
+    Created {
+        path: String,
+        stat: Stat,
+    },
     Deleted,
-    SetData { stat: Stat },
-    SetAcl { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
+    /// A reconfig: the new membership's text and /zookeeper/config's Stat.
+    Reconfig {
+        data: Vec<u8>,
+        stat: Stat,
+    },
+    SetAcl {
+        stat: Stat,
+    },
     Checked,
     Multi(Vec<Result<Applied, ZkError>>),
     Error(i32),
@@ -359,21 +371,11 @@ impl DataTree {
                 self.delete_node(path, e.zxid, triggers)?;
                 Ok(Applied::Deleted)
             }
-            Txn::SetData { path, data, version } => {
-                self.unhash(path);
-                let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
-                let old = node.data.as_ref().map_or(0, |d| d.len() as i64);
-                node.data = data.as_ref().map(|d| d.clone().into_boxed_slice());
-                node.stat.version = *version;
-                node.stat.mzxid = e.zxid;
-                node.stat.mtime = e.time;
-                let stat = node.stat();
-                let acl = node.acl.clone();
-                self.approximate_data_size += data.as_ref().map_or(0, |d| d.len() as i64) - old;
-                self.rehash(path);
-                triggers.push((path.clone(), event_type::NODE_DATA_CHANGED, acl));
-                Ok(Applied::SetData { stat })
-            }
+            Txn::Reconfig { data } => match self.set_data(CONFIG_PATH, Some(data.clone()), -1, e, triggers)? {
+                Applied::SetData { stat } => Ok(Applied::Reconfig { data: data.clone(), stat }),
+                other => Ok(other),
+            },
+            Txn::SetData { path, data, version } => self.set_data(path, data.clone(), *version, e, triggers),
             Txn::SetAcl { path, acl, version } => {
                 let acl = self.intern_acl(acl.clone());
                 self.unhash(path);
@@ -472,6 +474,31 @@ impl DataTree {
         triggers.push((path.to_string(), event_type::NODE_CREATED, acl));
         triggers.push((parent_path, event_type::NODE_CHILDREN_CHANGED, parent_acl));
         Ok(stat)
+    }
+
+    /// setData's change; `version` is the node's new version.
+    fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        version: i32,
+        e: &TxnEntry,
+        triggers: &mut Vec<Trigger>,
+    ) -> Result<Applied, ZkError> {
+        self.unhash(path);
+        let node = self.nodes.get_mut(path).ok_or(ZkError::NoNode)?;
+        let old = node.data.as_ref().map_or(0, |d| d.len() as i64);
+        let new = data.as_ref().map_or(0, |d| d.len() as i64);
+        node.data = data.map(Vec::into_boxed_slice);
+        node.stat.version = version;
+        node.stat.mzxid = e.zxid;
+        node.stat.mtime = e.time;
+        let stat = node.stat();
+        let acl = node.acl.clone();
+        self.approximate_data_size += new - old;
+        self.rehash(path);
+        triggers.push((path.to_string(), event_type::NODE_DATA_CHANGED, acl));
+        Ok(Applied::SetData { stat })
     }
 
     fn delete_node(&mut self, path: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), ZkError> {

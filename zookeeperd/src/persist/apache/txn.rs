@@ -304,7 +304,12 @@ impl TxnRecord {
             time: h.time,
             session_id: h.client_id,
             cxid: h.cxid,
-            txn: to_txn(&self.txn, h.client_id)?,
+            txn: match &self.txn {
+                ApacheTxn::SetData { data, .. } if h.op == op::RECONFIG => {
+                    Txn::Reconfig { data: data.clone().unwrap_or_default() }
+                }
+                txn => to_txn(txn, h.client_id)?,
+            },
         })
     }
 
@@ -424,6 +429,11 @@ fn from_txn(txn: &Txn, session_id: i64, in_multi: bool) -> Result<(i32, ApacheTx
         }
         Txn::Check { path, version } => (op::CHECK, A::CheckVersion { path: path.clone(), version: *version }),
         Txn::Error(err) => (op::ERROR, A::Error { err: *err }),
+        Txn::Reconfig { .. } if in_multi => return refuse("a reconfig inside a multi"),
+        Txn::Reconfig { data } => (
+            op::RECONFIG,
+            A::SetData { path: crate::tree::CONFIG_PATH.to_string(), data: Some(data.clone()), version: -1 },
+        ),
         Txn::Multi(txns) => {
             let mut subs = Vec::with_capacity(txns.len());
             for t in txns {

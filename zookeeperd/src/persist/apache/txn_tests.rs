@@ -150,6 +150,22 @@ fn unmappable_and_bad_records() {
 }
 
 #[test]
+fn a_reconfig_is_a_set_data_of_the_config_node_under_op_reconfig() {
+    let e = TxnEntry { zxid: 5, time: 6, session_id: 7, cxid: 8, txn: Txn::Reconfig { data: b"server.1=x".to_vec() } };
+    let rec = TxnRecord::from_entry(&e).unwrap();
+    assert_eq!(rec.header.op, op::RECONFIG);
+    assert_eq!(
+        rec.txn,
+        ApacheTxn::SetData { path: "/zookeeper/config".into(), data: Some(b"server.1=x".to_vec()), version: -1 }
+    );
+    // A plain setData of the node stays a setData.
+    let set = TxnEntry { txn: Txn::SetData { path: "/zookeeper/config".into(), data: None, version: -1 }, ..e };
+    assert_eq!(TxnRecord::from_entry(&set).unwrap().to_entry().unwrap(), set);
+    let multi = TxnEntry { txn: Txn::Multi(vec![Txn::Reconfig { data: vec![] }]), ..set };
+    assert!(TxnRecord::from_entry(&multi).is_err());
+}
+
+#[test]
 fn deeply_nested_multi_is_refused_without_recursion() {
     // Each level wraps the next as the single entry of a multi: 12 bytes
     // of prefix per level, 50 000 levels, the innermost an empty multi.
@@ -206,6 +222,7 @@ fn top_txn(sid: i64) -> impl Strategy<Value = Txn> {
         proptest::option::of(proptest::collection::vec(path(), 0..3)).prop_map(|paths| Txn::CloseSession { paths }),
         (path(), acls(), any::<i32>()).prop_map(|(path, acl, version)| Txn::SetAcl { path, acl, version }),
         proptest::collection::vec(sub_txn(sid), 0..4).prop_map(Txn::Multi),
+        proptest::collection::vec(any::<u8>(), 0..48).prop_map(|data| Txn::Reconfig { data }),
     ]
 }
 
