@@ -186,10 +186,10 @@ fn mntr(core: &Core) -> String {
         let _ = writeln!(s, "{key}\t{v}");
     }
     // A leader adds its learners, as Apache's LeaderZooKeeperServer does.
-    if let Some((followers, synced, observers)) = core.learner_counts() {
+    if let Some((followers, synced, non_voting, observers)) = core.learner_counts() {
         let _ = writeln!(s, "zk_followers\t{followers}");
         let _ = writeln!(s, "zk_synced_followers\t{synced}");
-        let _ = writeln!(s, "zk_synced_non_voting_followers\t0");
+        let _ = writeln!(s, "zk_synced_non_voting_followers\t{non_voting}");
         let _ = writeln!(s, "zk_synced_observers\t{observers}");
         let _ = writeln!(s, "zk_pending_syncs\t0");
     }

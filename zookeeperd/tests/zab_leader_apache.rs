@@ -182,6 +182,7 @@ fn lead(
             last_zxid: 0,
             history: Vec::new(),
             verifier: None,
+            stamp_version: false,
             tick_ms: 500,
             init_limit: 20,
             sync_limit: 10,

@@ -38,6 +38,10 @@ pub struct LeaderConfig {
     pub history: Vec<(i64, Vec<u8>)>,
     /// NEWLEADER's data: our QuorumVerifier as Apache prints it, or None.
     pub verifier: Option<Vec<u8>>,
+    /// The verifier's version becomes the new epoch's first zxid once the
+    /// epoch is fixed (Apache's leader does so with reconfigEnabled and a
+    /// static membership, version 0).
+    pub stamp_version: bool,
     pub tick_ms: u64,
     pub init_limit: u64,
     pub sync_limit: u64,
@@ -215,6 +219,18 @@ impl Leader {
     pub fn synced(&self) -> BTreeSet<Sid> {
         let learners = self.learners.values().filter(|l| l.stage == Stage::Forwarding && !l.observer);
         learners.map(|l| l.sid).chain([self.cfg.sid]).collect()
+    }
+
+    /// NEWLEADER's membership.
+    pub fn verifier(&self) -> Option<&[u8]> {
+        self.cfg.verifier.as_deref()
+    }
+
+    /// Voting learners in sync that the membership leaves without a vote
+    /// (mntr's zk_synced_non_voting_followers).
+    pub fn non_voting_count(&self) -> usize {
+        let learners = self.learners.values().filter(|l| l.stage == Stage::Forwarding && !l.observer);
+        learners.filter(|l| !self.cfg.voters.contains(&l.sid)).count()
     }
 
     /// NEWLEADER's membership from now on (a reconfig committed).
@@ -419,6 +435,14 @@ impl Leader {
         }
         if self.connecting.contains(&self.cfg.sid) && self.quorum(&self.connecting) {
             self.epoch_fixed = true;
+            if self.cfg.stamp_version {
+                let zxid = self.new_leader_zxid();
+                if let Some(v) = self.cfg.verifier.as_mut() {
+                    let text = String::from_utf8_lossy(v);
+                    let servers = text.rsplit_once("version=").map_or(&*text, |(s, _)| s);
+                    *v = format!("{servers}version={zxid:x}").into_bytes();
+                }
+            }
             out.push(Action::SetAcceptedEpoch(self.epoch));
         }
     }

@@ -16,6 +16,7 @@ fn leader_cfg(last_zxid: i64, history: Vec<(i64, Vec<u8>)>) -> LeaderConfig {
         last_zxid,
         history,
         verifier: None,
+        stamp_version: false,
         tick_ms: 100,
         init_limit: 10,
         sync_limit: 5,

@@ -221,6 +221,7 @@ impl Sim {
                     last_zxid: s.disk.last(),
                     history: s.disk.log.clone(),
                     verifier: None,
+                    stamp_version: false,
                     tick_ms: TICK,
                     init_limit: 10,
                     sync_limit: 5,

@@ -36,10 +36,9 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
             cfg.data_dir.join("myid").display()
         ))
     })?;
-    let mine = cfg
-        .servers
-        .get(&me)
-        .ok_or_else(|| ServerError::Ensemble(format!("myid is {me} but zoo.cfg has no server.{me} line")))?;
+    let mine = cfg.servers.get(&me).ok_or_else(|| {
+        ServerError::Ensemble(format!("My id {me} not in the peer list: the configuration has no server.{me} line"))
+    })?;
     let mut peers = HashMap::new();
     for (id, q) in &cfg.servers {
         peers.insert(*id as Sid, resolve(&q.host, q.quorum_port)?);

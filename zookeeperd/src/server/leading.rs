@@ -45,6 +45,7 @@ impl Core {
             last_zxid: self.tree.last_zxid(),
             history: q.history.iter().cloned().collect(),
             verifier: Some(q.verifier.clone()),
+            stamp_version: self.config.reconfig_enabled && q.membership.version == 0,
             tick_ms: self.config.tick_time as u64,
             init_limit: self.config.init_limit as u64,
             sync_limit: self.config.sync_limit as u64,
@@ -197,6 +198,15 @@ impl Core {
                     }
                     tracing::info!(epoch, "leading: a quorum is in sync; serving clients");
                     self.update_election_vote(epoch);
+                    // A membership stamped with this epoch is ours now
+                    // (Apache's startZkServer processes it).
+                    let stamped = match &self.role {
+                        Role::Leading(l) => l.leader.verifier().map(<[u8]>::to_vec),
+                        _ => None,
+                    };
+                    if let Some(v) = stamped {
+                        self.activate_text(&v);
+                    }
                 }
                 Action::Close { conn, reason } => {
                     tracing::info!(conn, reason, "dropping learner");
@@ -311,9 +321,14 @@ impl Core {
     }
 
     /// Learners connected, and those past their sync (mntr's followers).
-    pub(crate) fn learner_counts(&self) -> Option<(usize, usize, usize)> {
+    pub(crate) fn learner_counts(&self) -> Option<(usize, usize, usize, usize)> {
         match &self.role {
-            Role::Leading(l) => Some((l.learners.len(), l.leader.forwarding_count(), l.leader.observing_count())),
+            Role::Leading(l) => Some((
+                l.learners.len(),
+                l.leader.forwarding_count(),
+                l.leader.non_voting_count(),
+                l.leader.observing_count(),
+            )),
             _ => None,
         }
     }

@@ -194,6 +194,7 @@ pub async fn start(config: ZkConfig) -> Result<Running, ServerError> {
     // Apache runs standalone with one server line or none, unless
     // standaloneEnabled=false makes one line an ensemble of one.
     let quorum = if config.servers.len() > 1 || (!config.standalone_enabled && config.servers.len() == 1) {
+        backup_static_config(&config);
         Some(crate::server::ensemble::quorum_from_config(&config, rec.tree.last_zxid())?)
     } else {
         None
@@ -259,5 +260,19 @@ async fn accept_loop(
             drop(guard);
             drop(permit);
         });
+    }
+}
+
+/// With reconfigEnabled, a membership read from zoo.cfg itself is kept as
+/// zoo.cfg.bak before a reconfig rewrites zoo.cfg (Apache's
+/// backupOldConfig).
+fn backup_static_config(config: &ZkConfig) {
+    let (true, None, Some(src)) = (config.reconfig_enabled, &config.dynamic_config_file, &config.source) else {
+        return;
+    };
+    let mut bak = src.as_os_str().to_owned();
+    bak.push(".bak");
+    if let Err(e) = std::fs::copy(src, &bak) {
+        tracing::warn!(file = %src.display(), error = %e, "cannot back the static config up");
     }
 }

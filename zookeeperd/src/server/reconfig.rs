@@ -74,8 +74,12 @@ impl Core {
         }
     }
 
-    /// Make `m` our membership if it is newer (Apache's processReconfig).
+    /// Make `m` our membership if it is newer (Apache's processReconfig,
+    /// which does nothing without reconfigEnabled).
     fn activate(&mut self, m: Membership, designated: Option<Sid>) -> bool {
+        if !self.config.reconfig_enabled {
+            return false;
+        }
         let leader = match &self.role {
             Role::Leading(_) => self.quorum.as_ref().map(|q| q.sid),
             Role::Following(f) => Some(f.leader_sid),
