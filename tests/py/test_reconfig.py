@@ -513,7 +513,8 @@ def test_zkcli_reconfig_and_config(kinds):
     -v ("version No is not valid : "), then committed after `addauth
     digest super:...` ("Committed new configuration:" and the config);
     `config -c` is "<version> <client host:ports>"; removing one more voter
-    is "Arguments are not valid : "."""
+    is "Arguments are not valid : "; `reconfig -add` puts the removed one
+    back and `reconfig -members` lists all three again, each committed."""
     ens = reconfig_ensemble(kinds)
     try:
         leader, (via, gone) = start(ens)
@@ -529,6 +530,8 @@ def test_zkcli_reconfig_and_config(kinds):
             "config",
             "config -c",
             "reconfig -remove %d" % leader.sid,
+            "reconfig -add %s" % server_line(gone),
+            "reconfig -members %s" % ",".join(server_line(m) for m in reversed(ens.members)),
             "quit",
         ]) + "\n"
         env = dict(os.environ)
@@ -537,8 +540,9 @@ def test_zkcli_reconfig_and_config(kinds):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            timeout=DEADLINE, env=env)
         out = cli_lines(p.stdout)
-        data, _, _ = served_config(via)
-        v1 = data.rsplit("version=", 1)[1]
+        # The remove's version: the line closing its committed config.
+        committed = out.index("Committed new configuration:") if "Committed new configuration:" in out else -1
+        v1 = out[committed + len(rest) + 1].rsplit("version=", 1)[-1] if committed >= 0 else "none"
         cfg1 = config_string(rest, v1)
         want = (config_string(ens.members, INITIAL).splitlines()
                 + ["Insufficient permission : "] * 2
@@ -546,8 +550,15 @@ def test_zkcli_reconfig_and_config(kinds):
                 + cfg1.splitlines() * 2
                 + ["%s %s" % (v1, ",".join(sorted(m.hostport for m in rest))),
                    "Arguments are not valid : "])
-        assert out == want, "zkCli.sh output (rc %d):\n%s" % (p.returncode, p.stdout)
-        assert p.returncode == 1, p.stdout
-        wait_served(ens.members, cfg1)
+        # -add and -members: each commits a newer version of all three.
+        tail = [re.sub(r"^version=[0-9a-f]+$", "version=V", ln) for ln in out[len(want):]]
+        every = config_string(ens.members, "V").splitlines()
+        want_tail = (["Committed new configuration:"] + every) * 2
+        assert (out[:len(want)], tail) == (want, want_tail), "zkCli.sh output (rc %d):\n%s" % (p.returncode, p.stdout)
+        # zkCli.sh exits with its last command's status.
+        assert p.returncode == 0, p.stdout
+        v3 = out[-1].rsplit("version=", 1)[1]
+        assert int(v3, 16) > int(v1, 16), (v1, v3)
+        wait_served(ens.members, config_string(ens.members, v3))
     finally:
         ens.close()
