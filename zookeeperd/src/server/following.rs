@@ -201,7 +201,21 @@ impl Core {
                 crate::persist::apache::txnlog::frame_entry(&txn, &mut buf);
                 self.batch.push(buf);
                 f.barrier = f.barrier.max(zxid);
+                // A reconfig proposed: zoo.cfg.dynamic.next, as Apache's
+                // follower writes it (TxnHeader's type is at byte 28).
+                let reconfig = txn.get(28..32) == Some(&crate::jute::request::op::RECONFIG.to_be_bytes()[..]);
+                let data = reconfig
+                    .then(|| crate::persist::apache::txn::TxnRecord::decode(&txn).ok())
+                    .flatten()
+                    .and_then(|r| r.to_entry().ok())
+                    .and_then(|e| match e.txn {
+                        Txn::Reconfig { data } => Some(data),
+                        _ => None,
+                    });
                 f.pending.push_back((zxid, txn));
+                if let Some(data) = data.filter(|_| self.config.reconfig_enabled) {
+                    self.reconfig_proposed(&data);
+                }
             }
             Action::Commit { zxid } => self.follower_commit(zxid),
             Action::TakeSnapshot => {
