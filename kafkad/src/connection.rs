@@ -107,7 +107,7 @@ async fn handle_frame(
     tracing::trace!(api = ?api_key, version, correlation_id, "request");
     let started = std::time::Instant::now();
     let resp = handlers::dispatch(&ctx, body).await;
-    broker.metrics.record_request(api_name(api_key), started.elapsed());
+    broker.metrics.record_request(handlers::api_name(api_key).unwrap_or("Other"), started.elapsed());
     let Some(resp) = resp? else {
         return Ok(None);
     };
@@ -166,39 +166,6 @@ pub fn decode_request(mut frame: bytes::Bytes) -> Result<Decoded, ConnectionErro
 }
 
 /// Kafka's request names (RequestMetrics' `request` tag).
-fn api_name(key: ApiKey) -> &'static str {
-    match key {
-        ApiKey::Produce => "Produce",
-        ApiKey::Fetch => "Fetch",
-        ApiKey::ListOffsets => "ListOffsets",
-        ApiKey::Metadata => "Metadata",
-        ApiKey::OffsetCommit => "OffsetCommit",
-        ApiKey::OffsetFetch => "OffsetFetch",
-        ApiKey::FindCoordinator => "FindCoordinator",
-        ApiKey::JoinGroup => "JoinGroup",
-        ApiKey::Heartbeat => "Heartbeat",
-        ApiKey::LeaveGroup => "LeaveGroup",
-        ApiKey::SyncGroup => "SyncGroup",
-        ApiKey::DescribeGroups => "DescribeGroups",
-        ApiKey::ListGroups => "ListGroups",
-        ApiKey::ApiVersions => "ApiVersions",
-        ApiKey::CreateTopics => "CreateTopics",
-        ApiKey::DeleteTopics => "DeleteTopics",
-        ApiKey::InitProducerId => "InitProducerId",
-        ApiKey::DeleteRecords => "DeleteRecords",
-        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
-        ApiKey::DescribeConfigs => "DescribeConfigs",
-        ApiKey::AlterConfigs => "AlterConfigs",
-        ApiKey::DescribeLogDirs => "DescribeLogDirs",
-        ApiKey::CreatePartitions => "CreatePartitions",
-        ApiKey::DeleteGroups => "DeleteGroups",
-        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
-        ApiKey::OffsetDelete => "OffsetDelete",
-        ApiKey::DescribeCluster => "DescribeCluster",
-        _ => "Other",
-    }
-}
-
 /// The whole response frame: size prefix, header, body, in one buffer
 /// sized up front (a fetch answer is megabytes; growing it by doubling
 /// would copy it several times, and a separate 4-byte write would go out
