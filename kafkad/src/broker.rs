@@ -121,7 +121,9 @@ impl Broker {
         }
     }
 
-    /// Wake long-polling fetches after the HW moved.
+    /// Wake every long-polling fetch: leadership moved, so a fetch may
+    /// now have an error to answer (a partition's own data moves wake
+    /// only its fetches: `Partition::notify_data`).
     pub fn notify_data(&self) {
         self.data_version.send_modify(|v| *v = v.wrapping_add(1));
     }
@@ -199,7 +201,12 @@ impl Broker {
                 l.config = self.log_config_for(&topic.config);
             }
             if info.leader >= 0 {
+                let epoch = part.leader_epoch();
                 let newly = part.apply_state(info);
+                if part.leader_epoch() != epoch {
+                    // Its fetches may have an error to answer now.
+                    part.notify_data();
+                }
                 became_leader |= newly;
                 if key.0 == crate::group::offsets::OFFSETS_TOPIC {
                     if newly {

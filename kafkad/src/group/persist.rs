@@ -123,7 +123,7 @@ impl Broker {
             .collect::<Result<_, _>>()
             .map_err(|_| ResponseError::UnknownServerError)?;
         let info = part.append_as_leader(&buf, &ranges, &headers, -1, 1)?;
-        self.notify_data();
+        part.notify_data();
         part.wait_replicated(info.last_offset, info.leader_epoch, tokio::time::Instant::now() + Duration::from_secs(5))
             .await
     }

@@ -22,19 +22,23 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
     // Fetch session (KIP-227): from here on `req` lists what to read.
     let (session, req) = ctx.broker.fetch_sessions.begin(ctx.api_version, req, replica_id >= 0);
     let mut data = ctx.broker.data_version.subscribe();
+    let mut mine = partition_watches(ctx, &req);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 60_000) as u64);
     if replica_id >= 0 {
         record_follower_fetch(ctx, &req, replica_id);
     }
     loop {
         data.borrow_and_update();
+        for w in &mut mine {
+            w.borrow_and_update();
+        }
         let (resp, bytes, errors) = read_all(ctx, &req, replica_id >= 0);
         let done = bytes >= req.min_bytes.max(0) as usize || errors || req.max_wait_ms <= 0;
         if done {
             return respond(ctx, session, resp, replica_id >= 0);
         }
-        match tokio::time::timeout_at(deadline, data.changed()).await {
-            Ok(Ok(())) => continue,
+        match tokio::time::timeout_at(deadline, any_change(&mut data, &mut mine)).await {
+            Ok(true) => continue,
             _ => {
                 let (resp, _, _) = read_all(ctx, &req, replica_id >= 0);
                 return respond(ctx, session, resp, replica_id >= 0);
@@ -43,24 +47,45 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> HandlerResult {
     }
 }
 
+/// The wake-ups of the requested partitions held here.
+fn partition_watches(ctx: &RequestContext, req: &FetchRequest) -> Vec<tokio::sync::watch::Receiver<u64>> {
+    let parts = req.topics.iter().flat_map(|t| t.partitions.iter().map(move |p| (t.topic.0.as_str(), p.partition)));
+    parts.filter_map(|(topic, index)| ctx.broker.partition(topic, index)).map(|p| p.subscribe_data()).collect()
+}
+
+/// A requested partition's data or the broker's leadership moved; false
+/// if the broker is going away.
+async fn any_change(
+    broker: &mut tokio::sync::watch::Receiver<u64>,
+    mine: &mut [tokio::sync::watch::Receiver<u64>],
+) -> bool {
+    // select_all wants at least one future.
+    if mine.is_empty() {
+        return broker.changed().await.is_ok();
+    }
+    let partitions = futures_util::future::select_all(mine.iter_mut().map(|w| Box::pin(w.changed())));
+    tokio::select! {
+        r = broker.changed() => r.is_ok(),
+        (r, _, _) = partitions => r.is_ok(),
+    }
+}
+
 /// A follower's fetch offset is its LEO: move the HW and maybe grow the
 /// ISR (the ZooKeeper write runs in the background).
 fn record_follower_fetch(ctx: &RequestContext, req: &FetchRequest, replica_id: i32) {
     let now = crate::now_ms();
-    let mut moved = false;
     for ft in &req.topics {
         for fp in &ft.partitions {
             let Some(p) = ctx.broker.partition(ft.topic.0.as_str(), fp.partition) else { continue };
             let (update, m) = p.record_follower_fetch(replica_id, fp.fetch_offset, now);
-            moved |= m;
+            if m {
+                p.notify_data();
+            }
             if let Some(u) = update {
                 tracing::info!(topic = %p.topic, partition = p.index, replica = replica_id, isr = ?u.new_isr, "expanding ISR");
                 crate::replica::isr::spawn_write(ctx.broker.clone(), p, u);
             }
         }
-    }
-    if moved {
-        ctx.broker.notify_data();
     }
 }
 

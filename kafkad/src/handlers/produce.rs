@@ -188,7 +188,7 @@ fn append(
     let info = part
         .append_as_leader(&records, &ranges, &headers, acks, broker.config.min_insync_replicas)
         .map_err(|e| Refused(e, String::new(), Vec::new()))?;
-    broker.notify_data();
+    part.notify_data();
     let messages: u64 = headers.iter().map(|h| h.record_count.max(0) as u64).sum();
     broker.metrics.record_in(topic, records.len(), messages);
     Ok(info)

@@ -69,6 +69,9 @@ pub struct Partition {
     pub log: SharedLog,
     state: Mutex<Leadership>,
     hw: watch::Sender<i64>,
+    /// Bumped when this partition's LEO or HW moves or its leadership
+    /// changes: long-polling fetches of it wake (and only those).
+    data: watch::Sender<u64>,
 }
 
 /// Result of a leader append.
@@ -114,7 +117,17 @@ impl Partition {
                 isr_write_pending: false,
             }),
             hw: watch::channel(hw_checkpoint).0,
+            data: watch::channel(0).0,
         }
+    }
+
+    /// Wake the fetches waiting on this partition.
+    pub fn notify_data(&self) {
+        self.data.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub fn subscribe_data(&self) -> watch::Receiver<u64> {
+        self.data.subscribe()
     }
 
     pub fn high_watermark(&self) -> i64 {

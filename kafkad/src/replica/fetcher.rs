@@ -323,7 +323,7 @@ async fn fetch(
                         p.update_follower_log_start(pd.log_start_offset);
                     }
                     if p.update_follower_hw(pd.high_watermark) {
-                        broker.notify_data();
+                        p.notify_data();
                     }
                 }
                 Some(ResponseError::OffsetOutOfRange) => {

@@ -36,7 +36,7 @@ pub async fn write(broker: &Broker, part: &Partition, update: IsrUpdate) {
         }
     };
     if part.finish_isr_write(&update, version) {
-        broker.notify_data();
+        part.notify_data();
     }
 }
 
