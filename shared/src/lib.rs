@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod kafka_conn;
+pub mod kafka_format;
 pub mod logging;
 pub mod readiness;
 pub mod shutdown;

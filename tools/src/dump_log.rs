@@ -7,6 +7,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
+use shared::kafka_format::batch::{self, BatchHeader};
 
 use crate::error::{usage, Result, ToolError};
 use crate::opts::{self, flag, val, Opt};
@@ -29,56 +30,21 @@ pub const SPECS: &[Opt] = &[
 
 const SUMMARY: &str = "This tool helps to parse a log file and dump its contents to the console, useful for debugging a seemingly corrupt log segment.";
 
-/// One v2 batch header.
+/// One v2 batch: its header (the shared codec's), its CRC and whether the
+/// CRC checks, and its bytes.
 pub struct Batch {
-    pub base_offset: i64,
+    pub h: BatchHeader,
     pub size: usize,
-    pub leader_epoch: i32,
-    pub magic: i8,
     pub crc: u32,
-    pub attributes: i16,
-    pub last_delta: i32,
-    pub base_ts: i64,
-    pub max_ts: i64,
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub base_seq: i32,
-    pub count: i32,
     pub valid: bool,
     pub raw: Bytes,
 }
 
-impl Batch {
-    pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_delta as i64
+impl std::ops::Deref for Batch {
+    type Target = BatchHeader;
+    fn deref(&self) -> &BatchHeader {
+        &self.h
     }
-    fn ts_type(&self) -> &'static str {
-        if self.attributes & 0x08 != 0 {
-            "LogAppendTime"
-        } else {
-            "CreateTime"
-        }
-    }
-    fn codec(&self) -> &'static str {
-        match self.attributes & 0x07 {
-            0 => "none",
-            1 => "gzip",
-            2 => "snappy",
-            3 => "lz4",
-            4 => "zstd",
-            _ => "unknown",
-        }
-    }
-}
-
-fn be_i64(b: &[u8], at: usize) -> i64 {
-    i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
-fn be_i32(b: &[u8], at: usize) -> i32 {
-    i32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-fn be_i16(b: &[u8], at: usize) -> i16 {
-    i16::from_be_bytes(b[at..at + 2].try_into().expect("2 bytes"))
 }
 
 /// Batches of a log file; stops at the first incomplete or non-v2 batch.
@@ -87,41 +53,28 @@ pub fn read_batches(data: &Bytes, max_bytes: usize) -> (Vec<Batch>, usize) {
     let mut out = Vec::new();
     let mut pos = 0usize;
     let limit = data.len().min(max_bytes);
-    while pos + 17 <= limit {
-        let len = be_i32(data, pos + 8);
-        if len < 14 {
-            break;
-        }
-        let size = 12 + len as usize;
+    while let Some(Ok(h)) = data.get(pos..limit).map(BatchHeader::parse) {
+        let size = h.size();
         if pos + size > limit {
             break;
         }
-        let b = &data[pos..pos + size];
-        let magic = b[16] as i8;
-        if magic != 2 || size < 61 {
-            break;
-        }
-        let crc = u32::from_be_bytes(b[17..21].try_into().expect("4 bytes"));
-        out.push(Batch {
-            base_offset: be_i64(b, 0),
-            size,
-            leader_epoch: be_i32(b, 12),
-            magic,
-            crc,
-            attributes: be_i16(b, 21),
-            last_delta: be_i32(b, 23),
-            base_ts: be_i64(b, 27),
-            max_ts: be_i64(b, 35),
-            producer_id: be_i64(b, 43),
-            producer_epoch: be_i16(b, 51),
-            base_seq: be_i32(b, 53),
-            count: be_i32(b, 57),
-            valid: crc32c::crc32c(&b[21..]) == crc,
-            raw: data.slice(pos..pos + size),
-        });
+        let raw = data.slice(pos..pos + size);
+        let (crc, valid) = batch::crc(&raw);
+        out.push(Batch { h, size, crc, valid, raw });
         pos += size;
     }
     (out, pos)
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn be_i16(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes(b[at..at + 2].try_into().expect("2 bytes"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -237,13 +190,17 @@ fn dump_log(
     let mut position = 0usize;
     let mut last_offset = -1i64;
     for b in &batches {
-        let last_seq = if b.base_seq < 0 { -1 } else { b.base_seq.wrapping_add(b.last_delta) };
-        let horizon =
-            if b.attributes & 0x40 != 0 { format!("OptionalLong[{}]", b.base_ts) } else { "OptionalLong.empty".into() };
+        let last_seq = b.last_sequence();
+        let horizon = if b.has_delete_horizon() {
+            format!("OptionalLong[{}]", b.first_timestamp)
+        } else {
+            "OptionalLong.empty".into()
+        };
         println!(
             "baseOffset: {} lastOffset: {} count: {} baseSequence: {} lastSequence: {last_seq} producerId: {} producerEpoch: {} partitionLeaderEpoch: {} isTransactional: {} isControl: {} deleteHorizonMs: {horizon} position: {position} {}: {} size: {} magic: {} compresscodec: {} crc: {} isvalid: {}",
-            b.base_offset, b.last_offset(), b.count, b.base_seq, b.producer_id, b.producer_epoch, b.leader_epoch,
-            b.attributes & 0x10 != 0, b.attributes & 0x20 != 0, b.ts_type(), b.max_ts, b.size, b.magic, b.codec(), b.crc, b.valid
+            b.base_offset, b.last_offset(), b.record_count, b.base_sequence, b.producer_id, b.producer_epoch,
+            b.partition_leader_epoch, b.is_transactional(), b.is_control(), b.timestamp_type_name(), b.max_timestamp,
+            b.size, b.magic, b.codec_name(), b.crc, b.valid
         );
         if deep && b.valid {
             let mut raw = b.raw.clone();
@@ -254,22 +211,25 @@ fn dump_log(
                     errs.non_consecutive.entry(abs(path)).or_default().push((last_offset, r.offset));
                 }
                 last_offset = r.offset;
-                let ts = if b.attributes & 0x08 != 0 { b.max_ts } else { r.timestamp };
+                let ts = if b.timestamp_type_name() == "LogAppendTime" { b.max_timestamp } else { r.timestamp };
                 let mut line = String::from("|");
                 let mut prefix = " ";
                 if !skip_meta {
-                    let seq =
-                        if b.base_seq < 0 { -1 } else { b.base_seq.wrapping_add((r.offset - b.base_offset) as i32) };
+                    let seq = if b.base_sequence < 0 {
+                        -1
+                    } else {
+                        b.base_sequence.wrapping_add((r.offset - b.base_offset) as i32)
+                    };
                     let hk: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
                     line.push_str(&format!(
                         " offset: {} {}: {ts} keySize: {} valueSize: {} sequence: {seq} headerKeys: [{}]",
                         r.offset,
-                        b.ts_type(),
+                        b.timestamp_type_name(),
                         r.key.as_ref().map_or(-1, |k| k.len() as i64),
                         r.value.as_ref().map_or(-1, |v| v.len() as i64),
                         hk.join(",")
                     ));
-                    if b.attributes & 0x20 != 0 {
+                    if b.is_control() {
                         let kind = r
                             .key
                             .as_ref()
@@ -284,7 +244,7 @@ fn dump_log(
                         }
                     }
                 }
-                if print && b.attributes & 0x20 == 0 {
+                if print && !b.is_control() {
                     if let Some(k) = &r.key {
                         line.push_str(&format!("{prefix}key: {}", text(k)));
                         prefix = " ";
@@ -385,8 +345,8 @@ fn dump_time_index(path: &str, name: &str, sanity: bool, verify: bool, errs: &mu
                 errs.ts_not_found.entry(abs(path)).or_default().push((off, b.last_offset()))
             }
             Some(b) => {
-                if b.max_ts != ts {
-                    errs.ts_mismatch.entry(abs(path)).or_default().push((ts, b.max_ts));
+                if b.max_timestamp != ts {
+                    errs.ts_mismatch.entry(abs(path)).or_default().push((ts, b.max_timestamp));
                 }
                 if prev >= ts {
                     errs.ts_out_of_order.entry(abs(path)).or_default().push((ts, prev));

@@ -54,15 +54,11 @@ pub fn decode_batches(mut raw: Bytes) -> Result<Vec<(kafka_protocol::records::Re
             break;
         }
         let mut one = raw.split_to(total);
-        if one.len() < 61 || one[16] != 2 {
-            continue; // legacy message sets are not produced by any client here
-        }
-        let attrs = i16::from_be_bytes([one[21], one[22]]);
-        let control = attrs & 0x20 != 0;
-        let last_delta = i32::from_be_bytes(one[23..27].try_into().expect("4 bytes"));
+        // Legacy message sets are not produced by any client here.
+        let Ok(h) = shared::kafka_format::batch::BatchHeader::parse(&one) else { continue };
         let set = RecordBatchDecoder::decode(&mut one)
             .map_err(|e| ToolError::Msg(format!("corrupt record batch at offset {base}: {e}")))?;
-        out.push((set, base, base + last_delta as i64, control));
+        out.push((set, base, h.last_offset(), h.is_control()));
     }
     let _ = raw.remaining();
     Ok(out)
