@@ -39,6 +39,8 @@ pub struct TopicDef {
 pub enum Check {
     None,
     AtLeast(f64),
+    /// ConfigDef.Range.between.
+    Between(f64, f64),
     OneOf(&'static [&'static str]),
 }
 
@@ -47,6 +49,10 @@ const LMAX: &str = "9223372036854775807";
 /// Kafka 3.8's topic-level configs (TopicConfig / LogConfig).
 pub const TOPIC_CONFIGS: &[TopicDef] = &[
     td("cleanup.policy", Type::List, "delete", &[("log.cleanup.policy", 1)], Check::OneOf(&["compact", "delete"])),
+    // KIP-390's levels (Kafka 3.8): gzip 1..9 or -1, lz4 1..17, zstd
+    // -131072..22.
+    td("compression.gzip.level", Type::Int, "-1", &[("compression.gzip.level", 1)], Check::Between(-1.0, 9.0)),
+    td("compression.lz4.level", Type::Int, "9", &[("compression.lz4.level", 1)], Check::Between(1.0, 17.0)),
     td(
         "compression.type",
         Type::String,
@@ -54,6 +60,7 @@ pub const TOPIC_CONFIGS: &[TopicDef] = &[
         &[("compression.type", 1)],
         Check::OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
     ),
+    td("compression.zstd.level", Type::Int, "3", &[("compression.zstd.level", 1)], Check::Between(-131072.0, 22.0)),
     td("delete.retention.ms", Type::Long, "86400000", &[("log.cleaner.delete.retention.ms", 1)], Check::AtLeast(0.0)),
     td("file.delete.delay.ms", Type::Long, "60000", &[("log.segment.delete.delay.ms", 1)], Check::AtLeast(0.0)),
     td("flush.messages", Type::Long, LMAX, &[("log.flush.interval.messages", 1)], Check::AtLeast(1.0)),
@@ -111,6 +118,8 @@ pub const TOPIC_CONFIGS: &[TopicDef] = &[
     td("min.compaction.lag.ms", Type::Long, "0", &[("log.cleaner.min.compaction.lag.ms", 1)], Check::AtLeast(0.0)),
     td("min.insync.replicas", Type::Int, "1", &[("min.insync.replicas", 1)], Check::AtLeast(1.0)),
     td("preallocate", Type::Boolean, "false", &[("log.preallocate", 1)], Check::None),
+    td("remote.log.copy.disable", Type::Boolean, "false", &[], Check::None),
+    td("remote.log.delete.on.disable", Type::Boolean, "false", &[], Check::None),
     td("remote.storage.enable", Type::Boolean, "false", &[], Check::None),
     td("retention.bytes", Type::Long, "-1", &[("log.retention.bytes", 1)], Check::None),
     td(
@@ -166,7 +175,10 @@ pub const BROKER_CONFIGS: &[(&str, Type, Option<&str>, bool)] = &[
     ("auto.create.topics.enable", Type::Boolean, Some("true"), false),
     ("broker.id", Type::Int, Some("-1"), false),
     ("broker.rack", Type::String, None, false),
+    ("compression.gzip.level", Type::Int, Some("-1"), true),
+    ("compression.lz4.level", Type::Int, Some("9"), true),
     ("compression.type", Type::String, Some("producer"), true),
+    ("compression.zstd.level", Type::Int, Some("3"), true),
     ("default.replication.factor", Type::Int, Some("1"), false),
     ("delete.topic.enable", Type::Boolean, Some("true"), false),
     // Replication throttles: stored and described as Kafka does; kafkad's
@@ -367,9 +379,13 @@ pub fn validate_topic_config(name: &str, value: &str) -> Result<(), String> {
     };
     match (&def.check, num) {
         // ConfigDef.Range reports the parsed number, not the raw text.
-        (Check::AtLeast(min), Some(n)) if n < *min => {
+        (Check::AtLeast(min) | Check::Between(min, _), Some(n)) if n < *min => {
             let shown = if def.ty == Type::Double { n.to_string() } else { (n as i64).to_string() };
             Err(format!("Invalid value {shown} for configuration {name}: Value must be at least {min}"))
+        }
+        (Check::Between(_, max), Some(n)) if n > *max => {
+            let shown = if def.ty == Type::Double { n.to_string() } else { (n as i64).to_string() };
+            Err(format!("Invalid value {shown} for configuration {name}: Value must be no more than {max}"))
         }
         (Check::OneOf(words), _) => {
             let items: Vec<&str> = if def.ty == Type::List {

@@ -45,7 +45,9 @@ async fn entity(ctx: &RequestContext, resource_type: i8, name: &str) -> Result<(
             }
             match broker.zk.client().check_stat(&format!("/brokers/topics/{name}")).await {
                 Ok(Some(_)) => Ok(("topics", name.to_string())),
-                Ok(None) => Err((ResponseError::UnknownTopicOrPartition, format!("Topic {name} does not exist"))),
+                Ok(None) => {
+                    Err((ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist.")))
+                }
                 Err(e) => Err((ResponseError::UnknownServerError, e.to_string())),
             }
         }
@@ -58,10 +60,22 @@ async fn entity(ctx: &RequestContext, resource_type: i8, name: &str) -> Result<(
     }
 }
 
-fn validate(entity_type: &str, config: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+/// Kafka's ZkAdminManager: a value the config definitions refuse (a
+/// ConfigException) is reported for its resource; an unknown topic config
+/// name is not.
+fn invalid_value(resource: &str, m: String) -> ConfigError {
+    if m.starts_with("Unknown topic config name") {
+        return (ResponseError::InvalidConfig, m);
+    }
+    (ResponseError::InvalidConfig, format!("Invalid config value for resource {resource}: {m}"))
+}
+
+fn validate(entity_type: &str, name: &str, config: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    let kind = if entity_type == "topics" { "TOPIC" } else { "BROKER" };
+    let resource = format!("ConfigResource(type={kind}, name='{name}')");
     for (k, v) in config {
         if entity_type == "topics" {
-            configs::validate_topic_config(k, v).map_err(|m| (ResponseError::InvalidConfig, m))?;
+            configs::validate_topic_config(k, v).map_err(|m| invalid_value(&resource, m))?;
         } else {
             match configs::BROKER_CONFIGS.iter().find(|b| b.0 == k) {
                 Some((_, _, _, true)) => {}
@@ -76,7 +90,7 @@ fn validate(entity_type: &str, config: &BTreeMap<String, String>) -> Result<(), 
             if let Some(d) = configs::TOPIC_CONFIGS.iter().find(|d| d.synonyms.first().map(|s| s.0) == Some(k.as_str()))
             {
                 configs::validate_topic_config(d.name, v)
-                    .map_err(|m| (ResponseError::InvalidConfig, m.replace(d.name, k)))?;
+                    .map_err(|m| invalid_value(&resource, m.replace(d.name, k)))?;
             }
         }
     }
@@ -97,7 +111,7 @@ pub async fn write(
     let current =
         broker.zk.entity_config(etype, &ename).await.map_err(|e| (ResponseError::UnknownServerError, e.to_string()))?;
     let new = change(current)?;
-    validate(etype, &new)?;
+    validate(etype, name, &new)?;
     if validate_only {
         return Ok(());
     }

@@ -9,7 +9,7 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, ResponseKind};
 use kafka_protocol::ResponseError;
 
-use super::{msg, sb, HandlerResult};
+use super::{sb, HandlerResult};
 use crate::configs::{self, Entry};
 use crate::connection::RequestContext;
 
@@ -89,9 +89,11 @@ pub async fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> Handle
                     r.configs.push(c);
                 }
             }
+            // Kafka's ConfigHelper answers a missing topic with the code
+            // and the field's default, an empty message.
             Err((e, text)) => {
                 r.error_code = e.code();
-                r.error_message = msg(text);
+                r.error_message = Some(sb(text));
             }
         }
         resp.results.push(r);
@@ -107,7 +109,7 @@ async fn describe_topic(ctx: &RequestContext, name: &str) -> Result<Vec<Entry>, 
     match broker.zk.client().check_stat(&format!("/brokers/topics/{name}")).await {
         Ok(Some(_)) => {}
         Ok(None) => {
-            return Err((ResponseError::UnknownTopicOrPartition, format!("Topic {name} does not exist")));
+            return Err((ResponseError::UnknownTopicOrPartition, String::new()));
         }
         Err(e) => return Err((ResponseError::UnknownServerError, e.to_string())),
     }

@@ -105,6 +105,23 @@ impl LeaderEpochCache {
         true
     }
 
+    /// The log now starts at `offset` (Kafka's truncateFromStart): epochs
+    /// that start at or before it go, but the last of them stays, starting
+    /// at `offset`. Returns true when the cache changed.
+    pub fn truncate_from_start(&mut self, offset: i64) -> bool {
+        let gone = self.entries.iter().take_while(|(_, o)| *o <= offset).count();
+        if gone == 0 {
+            return false;
+        }
+        let (epoch, start) = self.entries[gone - 1];
+        if gone == 1 && start == offset {
+            return false;
+        }
+        self.entries.drain(..gone);
+        self.entries.insert(0, (epoch, offset));
+        true
+    }
+
     /// Forget epochs that start at or after `offset` (log truncated there).
     pub fn truncate_from_end(&mut self, offset: i64) -> bool {
         let before = self.entries.len();
@@ -131,7 +148,8 @@ impl LeaderEpochCache {
 }
 
 pub fn write_partition_metadata(dir: &Path, topic_id: &str) -> Result<(), StorageError> {
-    write_atomic(&dir.join("partition.metadata"), &format!("version: 0\ntopic_id: {topic_id}\n"))
+    // As Kafka's PartitionMetadataFile writes it: no newline at the end.
+    write_atomic(&dir.join("partition.metadata"), &format!("version: 0\ntopic_id: {topic_id}"))
 }
 
 pub fn read_partition_metadata(dir: &Path) -> Option<String> {
@@ -173,5 +191,26 @@ mod tests {
         assert_eq!(c.end_offset_for(3, 20), None);
         assert!(c.truncate_from_end(10));
         assert_eq!(c.latest_epoch(), Some(0));
+    }
+}
+
+#[cfg(test)]
+mod epoch_tests {
+    use super::LeaderEpochCache;
+
+    /// Kafka's truncateFromStart: entries at or before the new start go,
+    /// the last of them moved to it.
+    #[test]
+    fn truncate_from_start_moves_the_first_epoch() {
+        let mut c = LeaderEpochCache { entries: vec![(0, 0), (2, 5), (3, 9)] };
+        assert!(c.truncate_from_start(1));
+        assert_eq!(c.entries, vec![(0, 1), (2, 5), (3, 9)]);
+        assert!(c.truncate_from_start(7));
+        assert_eq!(c.entries, vec![(2, 7), (3, 9)]);
+        assert!(!c.truncate_from_start(7));
+        assert!(c.truncate_from_start(9));
+        assert_eq!(c.entries, vec![(3, 9)]);
+        assert!(!c.truncate_from_start(3));
+        assert!(!LeaderEpochCache::default().truncate_from_start(4));
     }
 }

@@ -62,6 +62,7 @@ impl Log {
             s.delete_files();
         }
         self.segments.insert(offset, Segment::create(&self.dir, offset, self.config.index_interval_bytes)?);
+        self.settle_indexes()?;
         self.log_start_offset = offset;
         self.recovery_point = offset;
         self.epochs.entries.clear();

@@ -195,6 +195,7 @@ impl LogManager {
             if let Ok(mut g) = l.lock() {
                 g.flush()?;
                 g.take_producer_snapshot()?;
+                g.trim_indexes()?;
             }
         }
         self.checkpoint(hws)?;

@@ -130,7 +130,28 @@ impl Log {
             log.epochs.save(dir)?;
         }
         log.load_producer_state()?;
+        log.settle_indexes()?;
         Ok(log)
+    }
+
+    /// Kafka's index sizing: the active segment's indexes preallocated to
+    /// segment.index.bytes, every other segment's cut to its entries.
+    pub fn settle_indexes(&mut self) -> Result<(), StorageError> {
+        let max = self.config.max_index_bytes;
+        let n = self.segments.len();
+        for (i, seg) in self.segments.values_mut().enumerate() {
+            if i + 1 == n {
+                seg.preallocate_indexes(max)?;
+            } else {
+                seg.trim_indexes()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every segment's indexes cut to their entries (a clean close).
+    pub fn trim_indexes(&mut self) -> Result<(), StorageError> {
+        self.segments.values_mut().try_for_each(Segment::trim_indexes)
     }
 
     pub fn log_end_offset(&self) -> i64 {
@@ -209,6 +230,7 @@ impl Log {
             tracing::debug!(topic = %self.topic, partition = self.partition, base = next, "rolling segment");
             let seg = Segment::create(&self.dir, next, self.config.index_interval_bytes)?;
             self.segments.insert(next, seg);
+            self.settle_indexes()?;
             self.take_producer_snapshot()?;
         }
         Ok(())
@@ -316,6 +338,7 @@ impl Log {
         if self.epochs.truncate_from_end(offset) {
             self.epochs.save(&self.dir)?;
         }
+        self.settle_indexes()?;
         self.recovery_point = self.recovery_point.min(self.log_end_offset());
         self.load_producer_state()?;
         Ok(())
@@ -354,6 +377,7 @@ impl Log {
         self.recovery_point = leo;
         let seg = Segment::create(&self.dir, leo, self.config.index_interval_bytes)?;
         self.segments.insert(leo, seg);
+        self.settle_indexes()?;
         self.take_producer_snapshot()?;
         Ok(())
     }
@@ -412,9 +436,20 @@ impl Log {
     pub fn advance_log_start(&mut self, offset: i64) -> bool {
         if offset > self.log_start_offset && offset <= self.log_end_offset() {
             self.log_start_offset = offset;
+            self.epochs_from_start();
             return true;
         }
         false
+    }
+
+    /// The leader epoch cache follows the log start (Kafka moves the first
+    /// epoch's start with it); a failed save is retried at the next change.
+    fn epochs_from_start(&mut self) {
+        if self.epochs.truncate_from_start(self.log_start_offset) {
+            if let Err(e) = self.epochs.save(&self.dir) {
+                tracing::warn!(topic = %self.topic, partition = self.partition, error = %e, "cannot save leader epochs");
+            }
+        }
     }
 
     /// Kafka's deleteOldSegments: by retention.ms, then retention.bytes
@@ -481,6 +516,7 @@ impl Log {
             self.log_start_offset = self.log_start_offset.max(*first);
             producer_state::delete_snapshots_before(&self.dir, *first);
         }
+        self.epochs_from_start();
         self.producers.retain_from(self.log_start_offset);
         Ok(doomed.len())
     }
@@ -569,5 +605,43 @@ mod tests {
         log.truncate_to(21).expect("truncate");
         assert_eq!(log.log_end_offset(), 22, "batch 20..21 kept whole");
         assert!(matches!(log.read(50, 100, 100), Err(ReadError::OutOfRange { .. })));
+    }
+
+    /// Kafka's index sizing: the active segment's indexes are preallocated
+    /// to segment.index.bytes (whole entries), the others cut to their
+    /// entries; a log reopened without the cut (a crash) reads its entries
+    /// back, the preallocated zeros ignored.
+    #[test]
+    fn active_indexes_are_preallocated_and_trimmed_on_roll_and_close() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let dir = d.path().join("p-0");
+        let c = LogConfig { max_index_bytes: 1000, ..cfg(300) };
+        let len = |base: i64, ext: &str| {
+            std::fs::metadata(dir.join(segment::file_name(base, ext))).map(|m| m.len()).unwrap_or(u64::MAX)
+        };
+        let mut log = Log::open(&dir, "p", 0, c.clone(), None, None).expect("open");
+        assert_eq!((len(0, "index"), len(0, "timeindex")), (1000, 996));
+        for _ in 0..20 {
+            append(&mut log, 2);
+        }
+        let bases: Vec<i64> = log.segments.keys().copied().collect();
+        assert!(bases.len() > 2, "rolled");
+        let active = *bases.last().expect("active");
+        for b in &bases[..bases.len() - 1] {
+            let (idx, tidx) = log.segments[b].index_bytes();
+            assert_eq!((len(*b, "index"), len(*b, "timeindex")), (idx, tidx), "segment {b} trimmed");
+        }
+        assert_eq!(len(active, "index"), 1000);
+        // A crash: reopened untrimmed, the entries are what they were.
+        let before: Vec<(u64, u64)> = log.segments.values().map(Segment::index_bytes).collect();
+        drop(log);
+        let mut log = Log::open(&dir, "p", 0, c.clone(), Some(0), None).expect("reopen");
+        let after: Vec<(u64, u64)> = log.segments.values().map(Segment::index_bytes).collect();
+        assert_eq!(before, after);
+        let r = log.read(13, 1 << 20, 40).expect("read");
+        assert_eq!(BatchHeader::parse(&r.bytes).expect("header").base_offset, 12);
+        // A clean close cuts the active one too.
+        log.trim_indexes().expect("trim");
+        assert_eq!(len(active, "index"), log.segments[&active].index_bytes().0);
     }
 }

@@ -44,6 +44,10 @@ pub struct Segment {
     /// When the segment file was created/last modified (ms), for retention
     /// of segments without timestamps.
     pub modified_ms: i64,
+    /// The index files are longer than their entries: the active segment's
+    /// are preallocated to segment.index.bytes, as Kafka's are, and
+    /// trimmed when it stops being active.
+    preallocated: bool,
 }
 
 impl Segment {
@@ -79,13 +83,22 @@ impl Segment {
         index_interval: u64,
         suffix: &'static str,
     ) -> Result<Segment, StorageError> {
-        let open = |ext: &str| -> Result<(File, PathBuf), StorageError> {
+        // Index entries are written at their place (the files may be
+        // preallocated), so only the log is opened for appending.
+        let open = |ext: &str, append: bool| -> Result<(File, PathBuf), StorageError> {
             let p = dir.join(format!("{}{suffix}", file_name(base_offset, ext)));
-            Ok((OpenOptions::new().read(true).append(true).create(true).open(&p).at(&p)?, p))
+            let mut o = OpenOptions::new();
+            o.read(true).create(true);
+            if append {
+                o.append(true);
+            } else {
+                o.write(true);
+            }
+            Ok((o.open(&p).at(&p)?, p))
         };
-        let (log, log_path) = open("log")?;
-        let (index_file, _) = open("index")?;
-        let (time_file, _) = open("timeindex")?;
+        let (log, log_path) = open("log", true)?;
+        let (index_file, _) = open("index", false)?;
+        let (time_file, _) = open("timeindex", false)?;
         let size = log.metadata().at(&log_path)?.len();
         Ok(Segment {
             base_offset,
@@ -104,6 +117,7 @@ impl Segment {
             bytes_since_index: 0,
             index_interval: index_interval.max(1),
             modified_ms: crate::now_ms(),
+            preallocated: false,
         })
     }
 
@@ -144,9 +158,13 @@ impl Segment {
         if idx.len() % 8 != 0 || tidx.len() % 12 != 0 {
             return false;
         }
+        // A preallocated file's unused tail reads as zero entries. No real
+        // entry is all zero: the first is written after index.interval.bytes
+        // of log, so at a position and relative offset above 0.
         self.index = idx
             .chunks_exact(8)
             .map(|c| (u32::from_be_bytes([c[0], c[1], c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])))
+            .take_while(|e| *e != (0, 0))
             .collect();
         self.time_index = tidx
             .chunks_exact(12)
@@ -155,7 +173,9 @@ impl Segment {
                 t.copy_from_slice(&c[0..8]);
                 (i64::from_be_bytes(t), u32::from_be_bytes([c[8], c[9], c[10], c[11]]))
             })
+            .take_while(|e| *e != (0, 0))
             .collect();
+        self.preallocated = idx.len() > self.index.len() * 8 || tidx.len() > self.time_index.len() * 12;
         if self.index.iter().any(|(_, pos)| *pos as u64 >= self.size.max(1)) {
             return false;
         }
@@ -240,10 +260,45 @@ impl Segment {
         }
         let ip = self.path("index");
         self.index_file.set_len(0).at(&ip)?;
-        self.index_file.write_all(&idx).at(&ip)?;
+        self.index_file.write_all_at(&idx, 0).at(&ip)?;
         let tp = self.path("timeindex");
         self.time_file.set_len(0).at(&tp)?;
-        self.time_file.write_all(&tidx).at(&tp)?;
+        self.time_file.write_all_at(&tidx, 0).at(&tp)?;
+        self.preallocated = false;
+        Ok(())
+    }
+
+    /// Make room for `max_bytes` of each index (rounded down to whole
+    /// entries), as Kafka sizes the active segment's indexes; the files
+    /// stay sparse.
+    pub fn preallocate_indexes(&mut self, max_bytes: u64) -> Result<(), StorageError> {
+        let (idx, tidx) = self.index_bytes();
+        let (want_idx, want_tidx) = (max_bytes / 8 * 8, max_bytes / 12 * 12);
+        if want_idx > idx {
+            let ip = self.path("index");
+            self.index_file.set_len(want_idx).at(&ip)?;
+            self.preallocated = true;
+        }
+        if want_tidx > tidx {
+            let tp = self.path("timeindex");
+            self.time_file.set_len(want_tidx).at(&tp)?;
+            self.preallocated = true;
+        }
+        Ok(())
+    }
+
+    /// Cut the index files to their entries (the segment is no longer the
+    /// active one, or the log closes), as Kafka's trimToValidSize.
+    pub fn trim_indexes(&mut self) -> Result<(), StorageError> {
+        if !self.preallocated {
+            return Ok(());
+        }
+        let (idx, tidx) = self.index_bytes();
+        let ip = self.path("index");
+        self.index_file.set_len(idx).at(&ip)?;
+        let tp = self.path("timeindex");
+        self.time_file.set_len(tidx).at(&tp)?;
+        self.preallocated = false;
         Ok(())
     }
 
@@ -301,11 +356,12 @@ impl Segment {
         }
         let pos = self.size as u32;
         if let Some((e, t)) = self.maybe_index(h, pos) {
+            let (idx, tidx) = self.index_bytes();
             let ip = self.path("index");
-            self.index_file.write_all(&e).at(&ip)?;
+            self.index_file.write_all_at(&e, idx - 8).at(&ip)?;
             if let Some(t) = t {
                 let tp = self.path("timeindex");
-                self.time_file.write_all(&t).at(&tp)?;
+                self.time_file.write_all_at(&t, tidx - 12).at(&tp)?;
             }
         }
         let path = self.log_path();
