@@ -3,7 +3,9 @@
 # ZooKeeper 3.8 client against a three-member zookeeperd ensemble,
 # kafka-clients and kafka-streams 3.9 against three kafkad brokers, and
 # Apache Kafka 3.9's own brokers (ZooKeeper mode, JVMs from Maven) on
-# zookeeperd (tests/java, JUnit 5 under Maven Surefire). The binaries must
+# zookeeperd, and Kafka 3.9's own command-line tools run against an Apache
+# Kafka broker and a kafkad broker with their transcripts compared
+# (tests/java, JUnit 5 under Maven Surefire). The binaries must
 # be built first (cargo build --bins); ZOOKEEPERD_BIN / KAFKAD_BIN override their
 # paths. Extra arguments go to Maven, e.g. -o (offline, once the
 # dependencies are downloaded) or -Dtest=CuratorEnsembleTest.

@@ -106,9 +106,9 @@ public final class KafkaCluster implements AutoCloseable {
     /**
      * The test JVM's classpath with the logging Kafka ships (slf4j-reload4j, reload4j; copied by the pom into
      * the directory named by kzd.kafka.broker.lib) in place of slf4j-simple: Kafka's log4j.configuration is
-     * then honoured.
+     * then honoured. Kafka's command-line tools run on it too ({@link KafkaTool}).
      */
-    private static String apacheBrokerClasspath() {
+    public static String apacheBrokerClasspath() {
         String lib = System.getProperty("kzd.kafka.broker.lib");
         if (lib == null || !Files.isDirectory(Path.of(lib))) {
             throw new IllegalStateException("kzd.kafka.broker.lib is not set by Maven (run scripts/test-java.sh)");
@@ -178,6 +178,11 @@ public final class KafkaCluster implements AutoCloseable {
 
     public long pid(int brokerId) {
         return brokers[brokerId - 1].pid();
+    }
+
+    /** Broker {@code brokerId}'s log.dirs (its one log directory). */
+    public Path logDir(int brokerId) {
+        return root.resolve("b" + brokerId).resolve("logs");
     }
 
     /** Broker {@code brokerId}'s output, every run of it. */
