@@ -255,13 +255,13 @@ impl Broker {
         if replication_factor < 1 || replication_factor as usize > live.len() {
             return Err(E::InvalidReplicationFactor);
         }
-        let n = live.len();
-        let start = (name.bytes().map(|b| b as usize).sum::<usize>()) % n;
-        let mut assignment = BTreeMap::new();
-        for p in 0..partitions {
-            let replicas = (0..replication_factor as usize).map(|r| live[(start + p as usize + r) % n]).collect();
-            assignment.insert(p, replicas);
-        }
+        // Kafka's placement; its random start comes from the name here, so
+        // a topic recreated lands where it was.
+        let start = name.bytes().map(|b| b as usize).sum::<usize>();
+        let placed =
+            shared::replica_assignment::assign(&live, partitions as usize, replication_factor as usize, start, 0, 0)
+                .ok_or(E::InvalidReplicationFactor)?;
+        let assignment: BTreeMap<i32, Vec<i32>> = (0..).zip(placed).collect();
         self.create_topic_with(name, &assignment, config).await
     }
 

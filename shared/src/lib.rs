@@ -7,6 +7,7 @@ pub mod kafka_conn;
 pub mod kafka_format;
 pub mod logging;
 pub mod readiness;
+pub mod replica_assignment;
 pub mod shutdown;
 
 pub use config::{ConfigError, ConfigMap};

@@ -37,27 +37,12 @@ fn seed() -> usize {
 /// Kafka's rack-unaware replica placement (AdminUtils.assignReplicasToBrokers).
 pub fn assign_replicas(brokers: &[i32], partitions: i32, rf: i32, start_partition: i32) -> Result<Vec<Vec<i32>>> {
     let n = brokers.len();
-    if rf as usize > n || n == 0 {
-        return Err(ToolError::Msg(format!("Replication factor: {rf} larger than available brokers: {n}.")));
-    }
+    let mut sorted = brokers.to_vec();
+    sorted.sort_unstable();
     let s = seed();
-    let start_index = s % n;
-    let mut shift = (s / 7) % n;
-    let mut out = Vec::new();
-    let first_partition = start_partition.max(0) as usize;
-    for cur in first_partition..first_partition + partitions.max(0) as usize {
-        if cur > 0 && cur.is_multiple_of(n) {
-            shift += 1;
-        }
-        let first = (cur + start_index) % n;
-        let mut reps = vec![brokers[first]];
-        for j in 0..(rf as usize - 1) {
-            let shift1 = 1 + (shift + j) % (n - 1).max(1);
-            reps.push(brokers[(first + shift1) % n]);
-        }
-        out.push(reps);
-    }
-    Ok(out)
+    let (partitions, first) = (partitions.max(0) as usize, start_partition.max(0) as usize);
+    shared::replica_assignment::assign(&sorted, partitions, rf.max(0) as usize, s, s / 7, first)
+        .ok_or_else(|| ToolError::Msg(format!("Replication factor: {rf} larger than available brokers: {n}.")))
 }
 
 fn ids(v: &Value) -> Vec<i32> {

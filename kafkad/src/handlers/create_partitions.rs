@@ -133,11 +133,13 @@ async fn add(
                     format!("Replication factor: {rf} larger than available brokers: {}.", live.len()),
                 ));
             }
-            // Continue the round-robin from partition 0's first replica.
-            let n = live.len();
-            let start =
-                assignment.get(&0).and_then(|r| r.first()).and_then(|b| live.iter().position(|x| x == b)).unwrap_or(0);
-            (old..count).map(|p| (0..rf).map(|r| live[(start + p as usize + r) % n]).collect()).collect()
+            // Kafka's AdminZkClient.createPartitions: start (and shift) at
+            // the first live broker whose id is at least partition 0's
+            // first replica, placing partitions old..count.
+            let first = assignment.get(&0).and_then(|r| r.first()).copied().unwrap_or(i32::MIN);
+            let start = live.iter().position(|b| *b >= first).unwrap_or(0);
+            let added = (count - old) as usize;
+            shared::replica_assignment::assign(&live, added, rf, start, start, old as usize).unwrap_or_default()
         }
     };
     if validate_only {
