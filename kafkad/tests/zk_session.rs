@@ -116,3 +116,32 @@ async fn a_broker_restarted_after_kill9_registers_before_its_old_session_expires
     drop(k);
     let _ = zk.stop().await;
 }
+
+/// A ZooKeeper that accepts and never answers: the broker gives up after
+/// zookeeper.connection.timeout.ms (not twice that), with Kafka's words,
+/// and exits with an error.
+#[test]
+fn an_unanswering_zookeeper_fails_the_start_after_the_connection_timeout() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let zk = silent.local_addr().expect("addr");
+    // Accepted connections are held open and never read.
+    let held = std::thread::spawn(move || silent.incoming().take(4).filter_map(Result::ok).collect::<Vec<_>>());
+    let cfg = tmp.path().join("server.properties");
+    let props = format!(
+        "broker.id=1\nlisteners=PLAINTEXT://127.0.0.1:{}\nlog.dirs={}\nzookeeper.connect={zk}\n\
+         zookeeper.connection.timeout.ms=3000\n",
+        system_tests::free_port(),
+        tmp.path().join("logs").display()
+    );
+    std::fs::write(&cfg, props).expect("config");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafkad")).arg(&cfg).output().expect("run kafkad");
+    let took = started.elapsed();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("Timed out waiting for connection while in state: CONNECTING"), "{text}");
+    // At least the timeout; well under twice it.
+    assert!(took >= Duration::from_millis(3000) && took < Duration::from_millis(5500), "{took:?}\n{text}");
+    drop(held);
+}

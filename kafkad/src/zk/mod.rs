@@ -145,13 +145,17 @@ impl Zk {
                 .with_session_timeout(Duration::from_millis(session_timeout_ms))
                 .with_connection_timeout(Duration::from_millis(connection_timeout_ms))
         };
-        let client = tokio::time::timeout(
-            Duration::from_millis(connection_timeout_ms.max(1000) * 2),
-            connector().connect(&hosts),
-        )
-        .await
-        .map_err(|_| BrokerError::Fatal(format!("timed out connecting to zookeeper at {hosts}")))?
-        .map_err(|e| BrokerError::zk(format!("connect {hosts}"), e))?;
+        // zookeeper.connection.timeout.ms bounds the whole connect, as
+        // Kafka's ZooKeeperClient.waitUntilConnected does.
+        let client =
+            tokio::time::timeout(Duration::from_millis(connection_timeout_ms.max(1)), connector().connect(&hosts))
+                .await
+                .map_err(|_| {
+                    BrokerError::Fatal(format!(
+                        "Timed out waiting for connection while in state: CONNECTING (zookeeper.connect {hosts})"
+                    ))
+                })?
+                .map_err(|e| BrokerError::zk(format!("connect {hosts}"), e))?;
         let client = match chroot {
             None => client,
             Some(root) => {
