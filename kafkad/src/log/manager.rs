@@ -61,7 +61,9 @@ impl LogManager {
             let recovery = read_offsets(&dir.join(RECOVERY_POINT)).unwrap_or_default();
             let starts = read_offsets(&dir.join(LOG_START_OFFSET)).unwrap_or_default();
             hw_checkpoint.extend(read_offsets(&dir.join(REPLICATION_OFFSET)).unwrap_or_default());
-            if !clean {
+            // A log dir this broker never ran on has nothing to recover.
+            let fresh = !dir.join(RECOVERY_POINT).exists();
+            if !clean && !fresh {
                 tracing::warn!(dir = %dir.display(), "no clean shutdown marker: recovering logs from their recovery points");
             }
             for entry in std::fs::read_dir(dir).map_err(|e| BrokerError::io(format!("list {}", dir.display()), e))? {
