@@ -151,8 +151,17 @@ impl Broker {
     /// Publish new metadata and make the local replicas match it: create
     /// logs for partitions assigned here, apply leadership, delete logs of
     /// topics that are gone.
-    pub fn apply_metadata(&self, new: ClusterMetadata) {
+    /// Returns the topics gone since the last metadata (deleted, or
+    /// recreated under a new id).
+    pub fn apply_metadata(&self, new: ClusterMetadata) -> Vec<String> {
         let me = self.id();
+        let deleted: Vec<String> = self
+            .metadata()
+            .topics
+            .values()
+            .filter(|t| new.topics.get(&t.name).map(|n| n.topic_id) != Some(t.topic_id))
+            .map(|t| t.name.clone())
+            .collect();
         let mut wanted: HashMap<PartitionKey, (&TopicInfo, i32)> = HashMap::new();
         for t in new.topics.values() {
             for (p, info) in &t.partitions {
@@ -223,6 +232,7 @@ impl Broker {
         if became_leader {
             self.notify_data();
         }
+        deleted
     }
 
     /// Current HW of every local partition, for the replication-offset

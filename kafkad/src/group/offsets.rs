@@ -303,16 +303,6 @@ impl OffsetStore {
     pub fn has_group(&self, group: &str) -> bool {
         self.state.lock().map(|s| s.groups.contains_key(group) || s.offsets.contains_key(group)).unwrap_or(false)
     }
-
-    /// Drop a deleted topic's offsets from every group (in memory; Kafka
-    /// too only tombstones them lazily).
-    pub fn forget_topic(&self, topic: &str) {
-        if let Ok(mut s) = self.state.lock() {
-            for g in s.offsets.values_mut() {
-                g.retain(|(t, _), _| t != topic);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -175,6 +175,37 @@ impl Broker {
         Ok(())
     }
 
+    /// Kafka's handleDeletedPartitions: the groups coordinated here lose
+    /// (tombstone) their offsets of deleted topics, and a group left empty
+    /// with no offsets goes (Dead, its record tombstoned).
+    pub async fn drop_offsets_of_deleted_topics(&self, topics: &[String]) {
+        for (group, _, _) in self.groups.offsets.groups() {
+            let doomed: Vec<(String, i32)> = self
+                .groups
+                .offsets
+                .all(&group)
+                .into_iter()
+                .filter(|(t, _, _)| topics.contains(t))
+                .map(|(t, p, _)| (t, p))
+                .collect();
+            if doomed.is_empty() {
+                continue;
+            }
+            let n = doomed.len();
+            if let Err(e) = self.delete_group_data(&group, Some(doomed)).await {
+                tracing::warn!(group, error = ?e, "cannot remove offsets of deleted topics");
+                continue;
+            }
+            tracing::info!(group, offsets = n, "removed offsets associated with deleted partitions");
+            if self.groups.offsets.all(&group).is_empty() && self.groups.prepare_delete(&group).is_ok() {
+                match self.delete_group_data(&group, None).await {
+                    Ok(()) => tracing::info!(group, "group has no offsets left and no members: dead"),
+                    Err(e) => tracing::warn!(group, error = ?e, "cannot remove the group"),
+                }
+            }
+        }
+    }
+
     /// Replay one __consumer_offsets partition into the offset store.
     pub fn load_offsets_partition(&self, pidx: i32) {
         let Some(part) = self.partition(OFFSETS_TOPIC, pidx) else { return };

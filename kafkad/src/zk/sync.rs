@@ -29,7 +29,11 @@ pub async fn run(
             _ = shutdown.recv() => return,
         };
         let round = match round {
-            Ok(()) => {
+            Ok(deleted) => {
+                if !deleted.is_empty() {
+                    let b = broker.clone();
+                    tokio::spawn(async move { b.drop_offsets_of_deleted_topics(&deleted).await });
+                }
                 if let Some(tx) = first_sync.take() {
                     let _ = tx.send(());
                 }
@@ -55,7 +59,9 @@ pub async fn run(
     }
 }
 
-async fn sync_once(broker: &Broker) -> Result<(), ZkErr> {
+/// One read of the cluster view, applied; returns the topics deleted since
+/// the last one.
+async fn sync_once(broker: &Broker) -> Result<Vec<String>, ZkErr> {
     let zk = &broker.zk;
     let ids = zk.children("/brokers/ids").await?;
     let mut brokers = BTreeMap::new();
@@ -138,8 +144,7 @@ async fn sync_once(broker: &Broker) -> Result<(), ZkErr> {
         let deleting = deletes.contains(&name);
         topics.insert(name.clone(), TopicInfo { name, topic_id, partitions, config, deleting });
     }
-    broker.apply_metadata(ClusterMetadata { brokers, controller_id, topics });
-    Ok(())
+    Ok(broker.apply_metadata(ClusterMetadata { brokers, controller_id, topics }))
 }
 
 /// Kafka's notification listeners delete config change notifications older
