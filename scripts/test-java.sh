@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Java ecosystem against the built daemons: Apache Curator and the
 # ZooKeeper 3.8 client against a three-member zookeeperd ensemble,
-# kafka-clients and kafka-streams 3.9 against three kafkad brokers, and
+# kafka-clients and kafka-streams 3.9 against three kafkad brokers, the newest
+# kafka-clients 4.x (a JVM of its own) against kafkad and Apache Kafka 3.9,
 # Apache Kafka 3.9's own brokers (ZooKeeper mode, JVMs from Maven) on
 # zookeeperd, and Kafka 3.9's own command-line tools run against an Apache
 # Kafka broker and a kafkad broker with their transcripts compared

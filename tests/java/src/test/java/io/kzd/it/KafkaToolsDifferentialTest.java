@@ -13,7 +13,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -166,29 +165,9 @@ class KafkaToolsDifferentialTest {
 
     @BeforeAll
     void startBrokers() {
-        // both at once: the Apache broker's JVM takes a while to come up
-        CompletableFuture<KafkaCluster> a = CompletableFuture.supplyAsync(
-                () -> KafkaCluster.startApacheKafka(ZkEnsemble.startStandalone(), 1, BROKER_PROPS), pool);
-        CompletableFuture<KafkaCluster> k = CompletableFuture.supplyAsync(() -> KafkaCluster.start(1, BROKER_PROPS),
-                pool);
-        RuntimeException err = null;
-        try {
-            apacheCluster = a.join();
-        } catch (CompletionException e) {
-            err = e;
-        }
-        try {
-            kafkadCluster = k.join();
-        } catch (CompletionException e) {
-            if (err == null) {
-                err = e;
-            } else {
-                err.addSuppressed(e);
-            }
-        }
-        if (err != null) {
-            throw err;
-        }
+        KafkaCluster.SideBySide both = KafkaCluster.startSideBySide(BROKER_PROPS);
+        apacheCluster = both.apache();
+        kafkadCluster = both.kafkad();
         apache = new Side("apache", apacheCluster);
         kafkad = new Side("kafkad", kafkadCluster);
     }

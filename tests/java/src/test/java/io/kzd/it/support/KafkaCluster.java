@@ -87,6 +87,51 @@ public final class KafkaCluster implements AutoCloseable {
         return start(zk, n, extraProps, KafkaCluster::apacheBroker);
     }
 
+    /** One Apache Kafka 3.9 broker and one kafkad broker, each on a zookeeperd of its own. */
+    public record SideBySide(KafkaCluster apache, KafkaCluster kafkad) {
+    }
+
+    /**
+     * Both brokers of a differential test, started at once (the Apache JVM takes a while); if either fails
+     * to start, the other is closed and the failure thrown.
+     */
+    public static SideBySide startSideBySide(String props) {
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var a = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> startApacheKafka(ZkEnsemble.startStandalone(), 1, props), pool);
+            var k = java.util.concurrent.CompletableFuture.supplyAsync(() -> start(1, props), pool);
+            KafkaCluster apache = null;
+            KafkaCluster kafkad = null;
+            RuntimeException err = null;
+            try {
+                apache = a.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                err = e;
+            }
+            try {
+                kafkad = k.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (err == null) {
+                    err = e;
+                } else {
+                    err.addSuppressed(e);
+                }
+            }
+            if (err != null) {
+                for (KafkaCluster c : new KafkaCluster[] {apache, kafkad}) {
+                    if (c != null) {
+                        c.close();
+                    }
+                }
+                throw err;
+            }
+            return new SideBySide(apache, kafkad);
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     private static Daemon apacheBroker(int id, Path dir, Path cfg) throws IOException {
         Path log4j = dir.resolve("log4j.properties");
         Files.writeString(log4j, "log4j.rootLogger=INFO, stdout\n"

@@ -56,6 +56,14 @@ public final class KafkaTool {
      * {@code deadline}, then kill it (the result has no exit status).
      */
     public static Result run(Duration deadline, String stdin, String mainClass, List<String> args) {
+        return run(null, deadline, stdin, mainClass, args);
+    }
+
+    /**
+     * {@link #run(Duration, String, String, List)} on classpath {@code cp} instead of the Apache broker
+     * classpath ({@code null}: that one), e.g. a program of the test classes on another kafka-clients.
+     */
+    public static Result run(String cp, Duration deadline, String stdin, String mainClass, List<String> args) {
         Path io = null;
         Process p = null;
         try {
@@ -69,7 +77,7 @@ public final class KafkaTool {
             List<String> cmd = new ArrayList<>(List.of(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
                     "-Xshare:auto", "-Djava.awt.headless=true",
                     "-Dlog4j.configuration=" + d.resolve("tools-log4j.properties").toUri(),
-                    "-cp", classpath, mainClass));
+                    "-cp", cp == null ? classpath : cp, mainClass));
             cmd.addAll(args);
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(in.toFile()).redirectOutput(out.toFile())
                     .redirectError(err.toFile());
