@@ -43,6 +43,10 @@ pub fn read_offsets(path: &Path) -> Result<BTreeMap<(String, i32), i64>, Storage
         Err(e) => return Err(StorageError::io(path, e)),
     };
     let corrupt = |reason: &str| StorageError::Corrupt { path: path.to_path_buf(), reason: reason.to_string() };
+    // Kafka's CheckpointFile creates its files empty and reads them so.
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
     let mut lines = text.lines();
     if lines.next().map(str::trim) != Some("0") {
         return Err(corrupt("unknown version"));

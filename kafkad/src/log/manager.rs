@@ -57,6 +57,12 @@ impl LogManager {
                 .map_err(|e| BrokerError::io(format!("create log dir {}", dir.display()), e))?;
             locks.push(lock_dir(dir)?);
             check_meta_properties(dir, broker_id, cluster_id)?;
+            // Kafka's LogCleaner creates its checkpoint, empty, at start.
+            let cleaner = dir.join(crate::log::cleaner::CHECKPOINT_FILE);
+            if !cleaner.exists() {
+                std::fs::write(&cleaner, b"")
+                    .map_err(|e| BrokerError::io(format!("create {}", cleaner.display()), e))?;
+            }
             let clean = dir.join(CLEAN_SHUTDOWN).exists();
             let recovery = read_offsets(&dir.join(RECOVERY_POINT)).unwrap_or_default();
             let starts = read_offsets(&dir.join(LOG_START_OFFSET)).unwrap_or_default();
@@ -179,7 +185,10 @@ impl LogManager {
                 }
                 let key = (g.topic.clone(), g.partition);
                 rp.insert(key.clone(), g.recovery_point);
-                ls.insert(key.clone(), g.log_start_offset);
+                // As Kafka: only starts past the first segment's base.
+                if g.log_start_offset > g.first_segment_base() {
+                    ls.insert(key.clone(), g.log_start_offset);
+                }
                 if let Some(h) = hws.get(&key) {
                     hw.insert(key, *h);
                 }
@@ -203,7 +212,10 @@ impl LogManager {
         self.checkpoint(hws)?;
         for dir in &self.dirs {
             let p = dir.join(CLEAN_SHUTDOWN);
-            std::fs::write(&p, b"").at(&p)?;
+            // Kafka 3.9 writes the broker epoch there (-1 in ZooKeeper mode).
+            std::fs::write(&p, br#"{"version":0,"brokerEpoch":-1}"#).at(&p)?;
+            // Kafka's FileLock.destroy: unlocked and removed.
+            let _ = std::fs::remove_file(dir.join(".lock"));
         }
         Ok(())
     }
@@ -237,6 +249,50 @@ fn check_meta_properties(dir: &Path, broker_id: i32, cluster_id: &str) -> Result
             return Ok(());
         }
     }
-    let text = format!("#\n#{}\nversion=0\nbroker.id={broker_id}\ncluster.id={cluster_id}\n", "Written by kafkad");
+    // As Kafka's Properties.store writes it: an empty comment, the date,
+    // then the keys.
+    let text = format!("#\n#{}\nbroker.id={broker_id}\nversion=0\ncluster.id={cluster_id}\n", java_date_now());
     checkpoint::write_atomic(&p, &text).map_err(BrokerError::from)
+}
+
+/// Now as java.util.Date.toString prints it in UTC ("Fri Dec 04 23:30:00
+/// UTC 2026"), the second comment line of a Java properties file.
+fn java_date_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    java_date(secs as i64)
+}
+
+fn java_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{} {} {d:02} {:02}:{:02}:{:02} UTC {y}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+#[cfg(test)]
+mod date_tests {
+    #[test]
+    fn java_date_as_date_to_string_prints_it() {
+        assert_eq!(super::java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        assert_eq!(super::java_date(1_796_427_000), "Fri Dec 04 23:30:00 UTC 2026");
+        assert_eq!(super::java_date(951_782_400), "Tue Feb 29 00:00:00 UTC 2000");
+    }
 }

@@ -143,15 +143,20 @@ impl Log {
             if i + 1 == n {
                 seg.preallocate_indexes(max)?;
             } else {
-                seg.trim_indexes()?;
+                seg.deactivate()?;
             }
         }
         Ok(())
     }
 
-    /// Every segment's indexes cut to their entries (a clean close).
+    /// Every segment's indexes final and cut to their entries (a clean
+    /// close).
     pub fn trim_indexes(&mut self) -> Result<(), StorageError> {
-        self.segments.values_mut().try_for_each(Segment::trim_indexes)
+        self.segments.values_mut().try_for_each(Segment::deactivate)
+    }
+
+    pub fn first_segment_base(&self) -> i64 {
+        self.segments.keys().next().copied().unwrap_or(0)
     }
 
     pub fn log_end_offset(&self) -> i64 {

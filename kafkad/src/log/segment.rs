@@ -32,6 +32,9 @@ pub struct Segment {
     /// (max timestamp so far, relative offset).
     time_index: Vec<(i64, u32)>,
     pub size: u64,
+    /// Last offset of the batch holding `max_timestamp` (Kafka's
+    /// shallowOffsetOfMaxTimestampSoFar), -1 with no batch.
+    offset_of_max_timestamp: i64,
     /// Offset after the last batch in this segment.
     pub next_offset: i64,
     pub max_timestamp: i64,
@@ -112,6 +115,7 @@ impl Segment {
             size,
             next_offset: base_offset,
             max_timestamp: -1,
+            offset_of_max_timestamp: -1,
             first_batch_timestamp: -1,
             created_ms: crate::now_ms(),
             bytes_since_index: 0,
@@ -187,7 +191,7 @@ impl Segment {
             match self.header_at(pos) {
                 Ok(Some(h)) => {
                     next = h.last_offset() + 1;
-                    self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+                    self.note_timestamp(&h);
                     pos += h.size() as u64;
                 }
                 _ => return false,
@@ -197,8 +201,13 @@ impl Segment {
             return false;
         }
         self.next_offset = next;
-        if let Some((ts, _)) = self.time_index.last() {
-            self.max_timestamp = self.max_timestamp.max(*ts);
+        // Kafka's loadLargestTimestamp: the time index's last entry, unless
+        // a batch after it is later.
+        if let Some((ts, rel)) = self.time_index.last() {
+            if *ts > self.max_timestamp {
+                self.max_timestamp = *ts;
+                self.offset_of_max_timestamp = self.base_offset + *rel as i64;
+            }
         }
         self.bytes_since_index = self.size - start;
         true
@@ -210,6 +219,7 @@ impl Segment {
         self.time_index.clear();
         self.bytes_since_index = 0;
         self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
         self.next_offset = self.base_offset;
         let mut pos: u64 = 0;
         let mut buf = Vec::new();
@@ -230,9 +240,9 @@ impl Segment {
             if batch::validate_stored(&buf).is_err() {
                 break;
             }
+            self.note_timestamp(&h);
             self.maybe_index(&h, pos as u32);
             self.bytes_since_index += h.size() as u64;
-            self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
             self.next_offset = h.last_offset() + 1;
             expected = self.next_offset;
             pos = end;
@@ -304,28 +314,57 @@ impl Segment {
 
     /// Add sparse index entries before a batch at `pos`, every
     /// index.interval.bytes of log, as Kafka's LogSegment.append does.
+    /// A batch's timestamp counts towards the segment's largest.
+    fn note_timestamp(&mut self, h: &BatchHeader) {
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+    }
+
+    /// Kafka's LogSegment.append: once more than index.interval.bytes of
+    /// log went by, the batch at `pos` is indexed by its last offset, and
+    /// the time index gets the largest timestamp so far with the offset of
+    /// its batch (if it grew). Call after `note_timestamp`.
     fn maybe_index(&mut self, h: &BatchHeader, pos: u32) -> Option<([u8; 8], Option<[u8; 12]>)> {
-        if self.bytes_since_index < self.index_interval {
+        if self.bytes_since_index <= self.index_interval {
             return None;
         }
-        let rel = (h.base_offset - self.base_offset) as u32;
+        let rel = (h.last_offset() - self.base_offset) as u32;
         self.index.push((rel, pos));
         let mut e = [0u8; 8];
         e[..4].copy_from_slice(&rel.to_be_bytes());
         e[4..].copy_from_slice(&pos.to_be_bytes());
         self.bytes_since_index = 0;
-        let ts = self.max_timestamp.max(h.max_timestamp);
-        let t = if self.time_index.last().map(|l| ts > l.0).unwrap_or(ts >= 0) {
-            let trel = (h.last_offset() - self.base_offset) as u32;
-            self.time_index.push((ts, trel));
-            let mut t = [0u8; 12];
-            t[..8].copy_from_slice(&ts.to_be_bytes());
-            t[8..].copy_from_slice(&trel.to_be_bytes());
-            Some(t)
-        } else {
-            None
-        };
-        Some((e, t))
+        Some((e, self.maybe_time_entry()))
+    }
+
+    /// Kafka's timeIndex.maybeAppend(maxTimestampSoFar, its offset): a new
+    /// entry only when the largest timestamp grew.
+    fn maybe_time_entry(&mut self) -> Option<[u8; 12]> {
+        let ts = self.max_timestamp;
+        if ts < 0 || self.time_index.last().is_some_and(|l| ts <= l.0) {
+            return None;
+        }
+        let trel = (self.offset_of_max_timestamp - self.base_offset) as u32;
+        self.time_index.push((ts, trel));
+        let mut t = [0u8; 12];
+        t[..8].copy_from_slice(&ts.to_be_bytes());
+        t[8..].copy_from_slice(&trel.to_be_bytes());
+        Some(t)
+    }
+
+    /// The segment stops being active (rolled past, or the log closes):
+    /// the time index ends with the largest timestamp (Kafka's
+    /// onBecomeInactiveSegment and close), and both indexes are cut to
+    /// their entries.
+    pub fn deactivate(&mut self) -> Result<(), StorageError> {
+        if let Some(t) = self.maybe_time_entry() {
+            let at = self.index_bytes().1 - 12;
+            let tp = self.path("timeindex");
+            self.time_file.write_all_at(&t, at).at(&tp)?;
+        }
+        self.trim_indexes()
     }
 
     /// Kafka's timeWaitedForRoll: incoming batch time minus the first
@@ -355,6 +394,7 @@ impl Segment {
             self.first_batch_timestamp = h.max_timestamp;
         }
         let pos = self.size as u32;
+        self.note_timestamp(h);
         if let Some((e, t)) = self.maybe_index(h, pos) {
             let (idx, tidx) = self.index_bytes();
             let ip = self.path("index");
@@ -368,7 +408,6 @@ impl Segment {
         self.log.write_all(bytes).at(&path)?;
         self.size += bytes.len() as u64;
         self.bytes_since_index += bytes.len() as u64;
-        self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
         self.next_offset = h.last_offset() + 1;
         self.modified_ms = crate::now_ms();
         Ok(())
