@@ -87,15 +87,16 @@ pub fn broker_json(
     let plaintext = endpoints.iter().find(|e| protocol(e) == "PLAINTEXT");
     let map: serde_json::Map<String, Value> =
         endpoints.iter().map(|e| (e.listener.clone(), Value::String(protocol(e)))).collect();
+    // In the order Kafka's BrokerIdZNode writes (its Scala map's order).
     let mut v = json!({
-        "version": 5,
-        "host": plaintext.map(|e| Value::String(e.host.clone())).unwrap_or(Value::Null),
-        "port": plaintext.map(|e| e.port as i64).unwrap_or(-1),
-        "endpoints": endpoints.iter().map(|e| format!("{}://{}:{}", e.listener, e.host, e.port)).collect::<Vec<_>>(),
-        "listener_security_protocol_map": map,
-        "jmx_port": -1,
-        "timestamp": now_ms.to_string(),
         "features": {},
+        "listener_security_protocol_map": map,
+        "endpoints": endpoints.iter().map(|e| format!("{}://{}:{}", e.listener, e.host, e.port)).collect::<Vec<_>>(),
+        "jmx_port": -1,
+        "port": plaintext.map(|e| e.port as i64).unwrap_or(-1),
+        "host": plaintext.map(|e| Value::String(e.host.clone())).unwrap_or(Value::Null),
+        "version": 5,
+        "timestamp": now_ms.to_string(),
     });
     if let (Some(rack), Some(obj)) = (id_rack, v.as_object_mut()) {
         obj.insert("rack".into(), Value::String(rack.to_string()));
@@ -168,16 +169,16 @@ impl TopicZnode {
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = json!({
-            "version": 3,
-            "partitions": partition_json(&self.partitions),
-            "adding_replicas": partition_json(&self.adding),
-            "removing_replicas": partition_json(&self.removing),
-        });
+        // In the order Kafka's TopicZNode writes (its Scala map's order).
+        let mut v = serde_json::Map::new();
+        v.insert("partitions".into(), partition_json(&self.partitions));
         if let Some(id) = &self.topic_id {
-            v["topic_id"] = json!(uuid_to_kafka(id));
+            v.insert("topic_id".into(), json!(uuid_to_kafka(id)));
         }
-        v.to_string().into_bytes()
+        v.insert("adding_replicas".into(), partition_json(&self.adding));
+        v.insert("removing_replicas".into(), partition_json(&self.removing));
+        v.insert("version".into(), json!(3));
+        Value::Object(v).to_string().into_bytes()
     }
 
     /// A reassignment of partition `p` is under way.

@@ -36,12 +36,13 @@ const PERSISTENT_PATHS: &[&str] = &[
     "/config/ips",
 ];
 
+/// Kafka's znodes: open ACLs, and no data (null) where Kafka writes none.
 pub fn persistent() -> CreateOptions<'static> {
-    CreateMode::Persistent.with_acls(Acls::anyone_all())
+    CreateMode::Persistent.with_acls(Acls::anyone_all()).with_null_data()
 }
 
 pub fn ephemeral() -> CreateOptions<'static> {
-    CreateMode::Ephemeral.with_acls(Acls::anyone_all())
+    CreateMode::Ephemeral.with_acls(Acls::anyone_all()).with_null_data()
 }
 
 pub struct Zk {
@@ -176,6 +177,12 @@ impl Zk {
                 Err(e) => return Err(BrokerError::zk(format!("create {p}"), e)),
             }
         }
+        // Kafka 3.9's controller enables feature versioning: /feature with
+        // no finalized features, status enabled.
+        match self.client().create("/feature", br#"{"features":{},"version":2,"status":1}"#, &persistent()).await {
+            Ok(_) | Err(ZkErr::NodeExists) => {}
+            Err(e) => return Err(BrokerError::zk("create /feature", e)),
+        }
         Ok(())
     }
 
@@ -238,8 +245,23 @@ impl Zk {
         let path = format!("/brokers/ids/{id}");
         let deadline = tokio::time::Instant::now() + Duration::from_millis(session_timeout_ms * 2 + 5000);
         loop {
-            match self.client().create(&path, data, &ephemeral()).await {
-                Ok((stat, _)) => return Ok(stat.czxid),
+            // As Kafka's checkedEphemeralCreate: created empty and its data
+            // set in one multi, so the znode's dataVersion is 1.
+            let client = self.client();
+            let mut multi = client.new_multi_writer();
+            multi.add_create(&path, &[], &ephemeral()).map_err(|e| BrokerError::zk(format!("create {path}"), e))?;
+            multi.add_set_data(&path, data, Some(0)).map_err(|e| BrokerError::zk(format!("create {path}"), e))?;
+            match multi.commit().await.map_err(ZkErr::from) {
+                Ok(results) => {
+                    let czxid = results.iter().find_map(|r| match r {
+                        zookeeper_client::MultiWriteResult::SetData { stat } => Some(stat.czxid),
+                        _ => None,
+                    });
+                    if let Some(czxid) = czxid {
+                        return Ok(czxid);
+                    }
+                    continue;
+                }
                 Err(ZkErr::NodeExists) => {}
                 Err(e) => return Err(BrokerError::zk(format!("create {path}"), e)),
             }

@@ -70,7 +70,7 @@ pub enum CreateMode {
 impl CreateMode {
     /// Constructs [CreateOptions] with this mode and given acls.
     pub const fn with_acls(self, acls: Acls<'_>) -> CreateOptions<'_> {
-        CreateOptions { mode: self, acls, ttl: None }
+        CreateOptions { mode: self, acls, ttl: None, null_data: false }
     }
 
     fn is_sequential(self) -> bool {
@@ -138,6 +138,7 @@ pub struct CreateOptions<'a> {
     mode: CreateMode,
     acls: Acls<'a>,
     ttl: Option<Duration>,
+    null_data: bool,
 }
 
 // Five bytes are available for milliseconds. See javadoc of EphemeralType in ZooKeeper for reference.
@@ -146,6 +147,13 @@ pub struct CreateOptions<'a> {
 const TTL_MAX_MILLIS: u128 = 0x00FFFFFFFFFF;
 
 impl<'a> CreateOptions<'a> {
+    /// Sends empty data as null, as the Java client's `create(path, null,
+    /// ...)` does (the server then stores no data rather than zero bytes).
+    pub const fn with_null_data(mut self) -> Self {
+        self.null_data = true;
+        self
+    }
+
     /// Specifies ttl for persistent node.
     pub const fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
@@ -468,7 +476,7 @@ impl Client {
             OpCode::Create
         };
         let flags = create_mode.as_flags(ttl != 0);
-        let request = CreateRequest { path: chroot_path, data, acls: options.acls, flags, ttl };
+        let request = CreateRequest { path: chroot_path, data, acls: options.acls, flags, ttl, null_data: options.null_data };
         let receiver = self.send_request(op_code, &request);
         Ok(async move {
             let (body, _) = receiver.await?;
@@ -2157,7 +2165,7 @@ impl<'a> MultiWriter<'a> {
             OpCode::Create2
         };
         let flags = create_mode.as_flags(ttl != 0);
-        let request = CreateRequest { path: chroot_path, data, acls: options.acls, flags, ttl };
+        let request = CreateRequest { path: chroot_path, data, acls: options.acls, flags, ttl, null_data: options.null_data };
         self.add_operation(op_code, &request);
         Ok(())
     }

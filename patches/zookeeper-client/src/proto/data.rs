@@ -34,12 +34,18 @@ pub struct CreateRequest<'a> {
     pub acls: Acls<'a>,
     pub flags: i32,
     pub ttl: i64,
+    /// Empty data goes as null (length -1).
+    pub null_data: bool,
 }
 
 impl SerializableRecord for CreateRequest<'_> {
     fn serialize(&self, buf: &mut dyn BufMut) {
         self.path.serialize(buf);
-        self.data.serialize(buf);
+        if self.null_data && self.data.is_empty() {
+            buf.put_i32(-1);
+        } else {
+            self.data.serialize(buf);
+        }
         self.acls.serialize(buf);
         buf.put_i32(self.flags);
         if self.ttl != 0 {
