@@ -85,6 +85,32 @@ public final class Daemon {
         process = null;
     }
 
+    /**
+     * A clean stop: SIGTERM (Process.destroy on Unix), then wait up to {@code deadline} for the process to exit
+     * on its own. Returns its exit status; if it is still running at the deadline it is killed with SIGKILL and
+     * an AssertionError thrown (a broker that does not stop on SIGTERM is not stopped cleanly).
+     */
+    public synchronized int stop(java.time.Duration deadline) {
+        if (process == null) {
+            throw new IllegalStateException(name + " is not running");
+        }
+        Process p = process;
+        p.destroy();
+        try {
+            if (!p.waitFor(deadline.toMillis(), TimeUnit.MILLISECONDS)) {
+                kill9();
+                throw new AssertionError(name + " (pid " + p.pid() + ") did not exit within "
+                        + deadline.toSeconds() + "s of SIGTERM; killed with SIGKILL");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted stopping " + name, e);
+        }
+        RUNNING.remove(p);
+        process = null;
+        return p.exitValue();
+    }
+
     /** The last {@code n} lines of the log. */
     public String tail(int n) {
         try {

@@ -32,6 +32,12 @@ public final class KafkaCluster implements AutoCloseable {
 
     private final Path root;
     private final ZkEnsemble zk;
+    /** Whether {@link #close} closes {@link #zk} too (not when the cluster took over another's ZooKeeper). */
+    private final boolean ownsZk;
+    /** The broker ids are firstId..firstId + n - 1. */
+    private final int firstId;
+    /** The log.dirs of a cluster that took over another broker's log dir ({@link #startOn}), else null. */
+    private final Path logDirOverride;
     private final int[] ports;
     private final Daemon[] brokers;
 
@@ -41,20 +47,28 @@ public final class KafkaCluster implements AutoCloseable {
     }
 
     private KafkaCluster(ZkEnsemble zk, int n, String extra, Launcher launcher) {
+        this(zk, true, 1, n, null, extra, launcher);
+    }
+
+    private KafkaCluster(ZkEnsemble zk, boolean ownsZk, int firstId, int n, Path logDirOverride, String extra,
+            Launcher launcher) {
         this.zk = zk;
+        this.ownsZk = ownsZk;
+        this.firstId = firstId;
+        this.logDirOverride = logDirOverride;
         root = Env.tempDir("kzd-kafka-");
         ports = new int[n];
         brokers = new Daemon[n];
         try {
             for (int i = 0; i < n; i++) {
-                int id = i + 1;
+                int id = firstId + i;
                 ports[i] = Env.freePort();
                 Path dir = root.resolve("b" + id);
                 Files.createDirectories(dir);
                 Path cfg = dir.resolve("server.properties");
                 Files.writeString(cfg, "broker.id=" + id + "\n"
                         + "listeners=PLAINTEXT://127.0.0.1:" + ports[i] + "\n"
-                        + "log.dirs=" + dir.resolve("logs") + "\n"
+                        + "log.dirs=" + logDir(id) + "\n"
                         + "zookeeper.connect=" + zk.connect() + "\n"
                         + "zookeeper.session.timeout.ms=6000\n"
                         + "group.initial.rebalance.delay.ms=0\n"
@@ -74,8 +88,7 @@ public final class KafkaCluster implements AutoCloseable {
 
     /** n kafkad brokers on a fresh standalone zookeeperd; returns once every broker is in the cluster metadata. */
     public static KafkaCluster start(int n, String extraProps) {
-        return start(ZkEnsemble.startStandalone(), n, extraProps, (id, dir, cfg) -> new Daemon("kafkad broker " + id,
-                List.of(Env.kafkad().toString(), cfg.toString()), dir.resolve("kafkad.log")));
+        return start(ZkEnsemble.startStandalone(), n, extraProps, KafkaCluster::kafkadBroker);
     }
 
     /**
@@ -130,6 +143,32 @@ public final class KafkaCluster implements AutoCloseable {
         } finally {
             pool.shutdown();
         }
+    }
+
+    /**
+     * One broker, {@code brokerId}, over an existing log dir (another broker's, stopped: {@link #stop}) on an
+     * existing ZooKeeper, both of which stay with their owner: {@link #close} kills only this broker and removes
+     * only its own temp dir (its server.properties and log). Apache Kafka 3.9 ({@code apache}) or kafkad. The
+     * broker gets a fresh port. Returns once the broker is in the cluster metadata.
+     */
+    public static KafkaCluster startOn(ZkEnsemble zk, int brokerId, Path logDir, boolean apache, String extraProps) {
+        Launcher launcher = apache ? KafkaCluster::apacheBroker : KafkaCluster::kafkadBroker;
+        KafkaCluster c = new KafkaCluster(zk, false, brokerId, 1, logDir, extraProps, launcher);
+        try {
+            for (Daemon d : c.brokers) {
+                d.start();
+            }
+            c.waitForBrokers(Set.of(brokerId));
+            return c;
+        } catch (RuntimeException | Error t) {
+            c.close();
+            throw t;
+        }
+    }
+
+    private static Daemon kafkadBroker(int id, Path dir, Path cfg) {
+        return new Daemon("kafkad broker " + id, List.of(Env.kafkad().toString(), cfg.toString()),
+                dir.resolve("kafkad.log"));
     }
 
     private static Daemon apacheBroker(int id, Path dir, Path cfg) throws IOException {
@@ -201,6 +240,14 @@ public final class KafkaCluster implements AutoCloseable {
         return s;
     }
 
+    private int index(int brokerId) {
+        int i = brokerId - firstId;
+        if (i < 0 || i >= brokers.length) {
+            throw new IllegalArgumentException("no broker " + brokerId + " in this cluster");
+        }
+        return i;
+    }
+
     public int size() {
         return brokers.length;
     }
@@ -214,25 +261,25 @@ public final class KafkaCluster implements AutoCloseable {
     }
 
     public int port(int brokerId) {
-        return ports[brokerId - 1];
+        return ports[index(brokerId)];
     }
 
     public boolean alive(int brokerId) {
-        return brokers[brokerId - 1].alive();
+        return brokers[index(brokerId)].alive();
     }
 
     public long pid(int brokerId) {
-        return brokers[brokerId - 1].pid();
+        return brokers[index(brokerId)].pid();
     }
 
     /** Broker {@code brokerId}'s log.dirs (its one log directory). */
     public Path logDir(int brokerId) {
-        return root.resolve("b" + brokerId).resolve("logs");
+        return logDirOverride != null ? logDirOverride : root.resolve("b" + brokerId).resolve("logs");
     }
 
     /** Broker {@code brokerId}'s output, every run of it. */
     public Path log(int brokerId) {
-        return brokers[brokerId - 1].log();
+        return brokers[index(brokerId)].log();
     }
 
     public ZkEnsemble zk() {
@@ -240,11 +287,19 @@ public final class KafkaCluster implements AutoCloseable {
     }
 
     public void kill9(int brokerId) {
-        brokers[brokerId - 1].kill9();
+        brokers[index(brokerId)].kill9();
+    }
+
+    /**
+     * Stop broker {@code brokerId} cleanly: SIGTERM, then wait (at most {@link #DEADLINE}) for it to exit on its
+     * own, as a controlled shutdown does. Returns its exit status; fails (after a SIGKILL) if it does not exit.
+     */
+    public int stop(int brokerId) {
+        return brokers[index(brokerId)].stop(DEADLINE);
     }
 
     public void restart(int brokerId) {
-        brokers[brokerId - 1].start();
+        brokers[index(brokerId)].start();
     }
 
     public Admin admin() {
@@ -269,7 +324,7 @@ public final class KafkaCluster implements AutoCloseable {
         Env.waitUntil("brokers " + ids + " to listen", DEADLINE, () -> {
             failIfExited();
             for (int id : ids) {
-                if (!Env.listening(ports[id - 1])) {
+                if (!Env.listening(ports[index(id)])) {
                     return false;
                 }
             }
@@ -332,7 +387,9 @@ public final class KafkaCluster implements AutoCloseable {
                 d.kill9();
             }
         }
-        zk.close();
+        if (ownsZk) {
+            zk.close();
+        }
         Env.removeTree(root);
     }
 }
