@@ -72,18 +72,7 @@ class KafkaToolsDifferentialTest {
     /** How long a wait between steps (metadata, group state) polls the broker's Admin view. */
     static final Duration WAIT = Duration.ofSeconds(30);
 
-    /** The same for both brokers; kafkad ignores the thread counts and the cleaner buffer. */
-    static final String BROKER_PROPS = "num.partitions=1\n"
-            + "offsets.topic.replication.factor=1\n"
-            + "offsets.topic.num.partitions=3\n"
-            + "transaction.state.log.replication.factor=1\n"
-            + "transaction.state.log.min.isr=1\n"
-            + "auto.create.topics.enable=false\n"
-            + "num.network.threads=2\n"
-            + "num.io.threads=2\n"
-            + "background.threads=2\n"
-            // the default 128 MiB dedupe buffer would take half the Apache broker's heap
-            + "log.cleaner.dedupe.buffer.size=16777216\n";
+    static final String BROKER_PROPS = KafkaCluster.sideBySideProps(3);
 
     static final String TOPICS = "org.apache.kafka.tools.TopicCommand";
     static final String CONFIGS = "kafka.admin.ConfigCommand";

@@ -97,46 +97,13 @@ import io.kzd.it.support.ZkEnsemble;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class KafkaZnodesDifferentialTest {
+class KafkaZnodesDifferentialTest extends ClustersToClose {
     static final Duration WAIT = Duration.ofSeconds(30);
     static final long GET_S = 30;
     static final Duration TOOL_DEADLINE = Duration.ofSeconds(90);
 
-    /** The same for both brokers (kafkad ignores the thread counts and the cleaner buffer). */
-    static final String BROKER_PROPS = "num.partitions=1\n"
-            + "offsets.topic.replication.factor=1\n"
-            + "offsets.topic.num.partitions=1\n"
-            + "transaction.state.log.replication.factor=1\n"
-            + "transaction.state.log.min.isr=1\n"
-            + "auto.create.topics.enable=false\n"
-            + "num.network.threads=2\n"
-            + "num.io.threads=2\n"
-            + "background.threads=2\n"
-            // the default 128 MiB dedupe buffer would take half the Apache broker's heap
-            + "log.cleaner.dedupe.buffer.size=16777216\n";
+    static final String BROKER_PROPS = KafkaCluster.sideBySideProps(1);
 
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    final ExecutorService pool = Executors.newCachedThreadPool();
-
-    /** Every cluster this class started and has not closed yet (closed by @AfterAll if a test left one). */
-    final List<KafkaCluster> open = new ArrayList<>();
-
-    @AfterAll
-    void closeEverything() {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-        open.clear();
-        pool.shutdownNow();
-    }
-
-    void close(KafkaCluster c) {
-        if (c != null) {
-            open.remove(c);
-            c.close();
-        }
-    }
 
     // ============================================================================================ part 1: znodes
 

@@ -100,6 +100,24 @@ public final class KafkaCluster implements AutoCloseable {
         return start(zk, n, extraProps, KafkaCluster::apacheBroker);
     }
 
+    /**
+     * The server properties of the differential tests, the same for an Apache Kafka broker and a kafkad broker
+     * (kafkad ignores the thread counts and the cleaner buffer; the default 128 MiB dedupe buffer would take half
+     * the Apache broker's heap).
+     */
+    public static String sideBySideProps(int offsetsPartitions) {
+        return "num.partitions=1\n"
+                + "offsets.topic.replication.factor=1\n"
+                + "offsets.topic.num.partitions=" + offsetsPartitions + "\n"
+                + "transaction.state.log.replication.factor=1\n"
+                + "transaction.state.log.min.isr=1\n"
+                + "auto.create.topics.enable=false\n"
+                + "num.network.threads=2\n"
+                + "num.io.threads=2\n"
+                + "background.threads=2\n"
+                + "log.cleaner.dedupe.buffer.size=16777216\n";
+    }
+
     /** One Apache Kafka 3.9 broker and one kafkad broker, each on a zookeeperd of its own. */
     public record SideBySide(KafkaCluster apache, KafkaCluster kafkad) {
     }
