@@ -366,16 +366,7 @@ class KafkaZnodesDifferentialTest extends ClustersToClose {
         final ZooKeeper zk;
 
         Zk(String connect) throws Exception {
-            CountDownLatch connected = new CountDownLatch(1);
-            zk = new ZooKeeper(connect, 30000, e -> {
-                if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                    connected.countDown();
-                }
-            });
-            if (!connected.await(30, TimeUnit.SECONDS)) {
-                zk.close();
-                throw new AssertionError("no ZooKeeper session on " + connect);
-            }
+            zk = ZkEnsemble.session(connect, 30000);
         }
 
         boolean exists(String path) throws KeeperException, InterruptedException {

@@ -53,15 +53,9 @@ class ZooKeeperClientTest extends EnsembleTestBase {
 
     /** A session on member i only (or on all members for i < 0). */
     ZooKeeper connect(int member) throws Exception {
-        CountDownLatch connected = new CountDownLatch(1);
         String hosts = member < 0 ? ens.connect() : "127.0.0.1:" + ens.clientPort(member);
-        ZooKeeper zk = new ZooKeeper(hosts, 15000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                connected.countDown();
-            }
-        });
+        ZooKeeper zk = ZkEnsemble.session(hosts, 15000);
         sessions.add(zk);
-        assertTrue(connected.await(30, TimeUnit.SECONDS), "connected to " + hosts);
         return zk;
     }
 

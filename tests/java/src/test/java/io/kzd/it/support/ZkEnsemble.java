@@ -16,6 +16,24 @@ import java.util.stream.Collectors;
  * three form an ensemble through server.N lines. Roles come from srvr's Mode.
  */
 public final class ZkEnsemble implements AutoCloseable {
+    /**
+     * A test's own ZooKeeper client session on {@code connect}, returned once it is connected (within 30 s; else
+     * it is closed and the test fails).
+     */
+    public static org.apache.zookeeper.ZooKeeper session(String connect, int sessionTimeoutMs) throws Exception {
+        java.util.concurrent.CountDownLatch connected = new java.util.concurrent.CountDownLatch(1);
+        org.apache.zookeeper.ZooKeeper zk = new org.apache.zookeeper.ZooKeeper(connect, sessionTimeoutMs, e -> {
+            if (e.getState() == org.apache.zookeeper.Watcher.Event.KeeperState.SyncConnected) {
+                connected.countDown();
+            }
+        });
+        if (!connected.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+            zk.close();
+            throw new AssertionError("no ZooKeeper session on " + connect);
+        }
+        return zk;
+    }
+
     public static final Duration QUORUM_DEADLINE = Duration.ofSeconds(60);
     private static final Pattern MODE = Pattern.compile("(?m)^Mode: (\\S+)");
 
