@@ -247,7 +247,7 @@ fn conf(core: &Core) -> String {
             let _ = writeln!(s, "quorumPort={}", me.map_or(0, |m| m.quorum_port));
             let _ = writeln!(s, "peerType=0");
             let _ = writeln!(s, "membership: ");
-            s.push_str(&String::from_utf8_lossy(&q.verifier));
+            s.push_str(&String::from_utf8_lossy(&q.verifier()));
         }
     }
     s

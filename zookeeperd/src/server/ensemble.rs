@@ -5,7 +5,7 @@
 //! us or another server, and keep their sessions) and starts a new log;
 //! the tree then holds exactly what the log holds.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use crate::config::ZkConfig;
 use crate::error::{ServerError, ZkError};
 use crate::persist::LogCmd;
 use crate::quorum::packet::epoch_of;
-use crate::quorum::peer::{verifier_string, ElectionSetup};
+use crate::quorum::peer::ElectionSetup;
 use crate::quorum::{epoch, ServerState, Sid};
 use crate::tree::Applied;
 use crate::tree::DataTree;
@@ -65,13 +65,6 @@ pub fn quorum_from_config(cfg: &ZkConfig, last_zxid: i64) -> Result<super::role:
         vote_epoch: tokio::sync::watch::channel(None).0,
         quorum_addr,
         peers,
-        voters: cfg
-            .servers
-            .iter()
-            .filter(|(_, q)| q.role != "observer")
-            .map(|(id, _)| *id as Sid)
-            .collect::<BTreeSet<_>>(),
-        verifier: verifier_string(&cfg.servers, cfg.config_version).into_bytes(),
         membership: crate::quorum::membership::Membership { servers: cfg.servers.clone(), version: cfg.config_version },
         last_seen: None,
         looking_since: Instant::now(),
@@ -388,7 +381,7 @@ impl Core {
     /// loaded from (Apache sets it at start and after a leader's snapshot).
     pub(crate) fn init_config_node(&mut self) {
         if let Some(q) = self.quorum.as_ref() {
-            let data = q.verifier.clone();
+            let data = q.verifier();
             self.tree.set_config(&data, self.config.config_version, super::core::now_ms());
         }
     }

@@ -39,12 +39,12 @@ impl Core {
         };
         let cfg = LeaderConfig {
             sid: q.sid,
-            voters: q.voters.clone(),
+            voters: q.voters(),
             accepted_epoch: q.accepted_epoch,
             current_epoch: q.current_epoch,
             last_zxid: self.tree.last_zxid(),
             history: q.history.iter().cloned().collect(),
-            verifier: Some(q.verifier.clone()),
+            verifier: Some(q.verifier()),
             stamp_version: self.config.reconfig_enabled && q.membership.version == 0,
             tick_ms: self.config.tick_time as u64,
             init_limit: self.config.init_limit as u64,

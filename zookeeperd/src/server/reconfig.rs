@@ -105,8 +105,6 @@ impl Core {
             q.quorum_addr = *a;
         }
         q.peers = peers;
-        q.voters = m.voters();
-        q.verifier = m.verifier().into_bytes();
         let was_observer = q.observer;
         q.observer = m.is_observer(q.sid);
         let me = q.sid as u64;

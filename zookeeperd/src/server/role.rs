@@ -208,13 +208,9 @@ pub struct Quorum {
     pub vote_epoch: tokio::sync::watch::Sender<Option<i64>>,
     /// Where the quorum port listens when we lead.
     pub quorum_addr: SocketAddr,
-    /// Each voter's quorum address.
+    /// Each member's quorum address (resolved from `membership`).
     pub peers: HashMap<Sid, SocketAddr>,
-    pub voters: std::collections::BTreeSet<Sid>,
-    /// NEWLEADER's data: our QuorumVerifier as Apache prints it.
-    pub verifier: Vec<u8>,
-    /// The committed membership (what `peers`, `voters` and `verifier`
-    /// are made from).
+    /// The committed membership.
     pub membership: crate::quorum::membership::Membership,
     /// A newer membership proposed and not yet committed (Apache's
     /// lastSeenQuorumVerifier, when it differs).
@@ -226,6 +222,16 @@ pub struct Quorum {
 }
 
 impl Quorum {
+    pub fn voters(&self) -> std::collections::BTreeSet<Sid> {
+        self.membership.voters()
+    }
+
+    /// NEWLEADER's data and /zookeeper/config's: our QuorumVerifier as
+    /// Apache prints it.
+    pub fn verifier(&self) -> Vec<u8> {
+        self.membership.verifier().into_bytes()
+    }
+
     pub fn remember(&mut self, zxid: i64, txn: Vec<u8>) {
         self.history.push_back((zxid, txn));
         while self.history.len() > crate::quorum::leader::COMMIT_LOG_COUNT {

@@ -57,7 +57,7 @@ impl Core {
             Role::Leading(l) => format!(
                 "leading, {} of {} followers synced, zxid {zxid:#x}, {clients} clients",
                 l.leader.forwarding_count(),
-                self.quorum.as_ref().map_or(0, |q| q.voters.len().saturating_sub(1))
+                self.quorum.as_ref().map_or(0, |q| q.voters().len().saturating_sub(1))
             ),
             Role::Following(f) if !f.serving => format!("following leader {}; syncing", f.leader_sid),
             Role::Following(f) if f.observer => {
